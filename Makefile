@@ -1,0 +1,30 @@
+# The two commands of the README: `make run` and `make test`.
+PYTHON := .venv/bin/python
+export RASA_TELEMETRY_ENABLED := false
+export TF_CPP_MIN_LOG_LEVEL := 2
+
+.PHONY: run test bench setup train lock clean
+
+## run: set up, train the demo model if models/ has none, start on SQLite
+run: setup
+	$(PYTHON) -m bot train --if-missing
+	$(PYTHON) -m bot run
+
+## test: set up (and Debian's chromium for the browser tests), then the whole suite
+test: setup
+	scripts/ensure-chromium.sh
+	$(PYTHON) -m pytest
+
+setup:
+	scripts/bootstrap.sh
+
+train: setup
+	$(PYTHON) -m bot train
+
+## lock: re-resolve requirements.in together with rasa and pin the result
+lock:
+	.venv/bin/uv pip compile --python-version 3.10 --python-platform x86_64-manylinux_2_28 \
+		requirements.in -o requirements.lock
+
+clean:
+	rm -rf var .cache .pytest_cache

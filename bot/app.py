@@ -1,0 +1,152 @@
+"""The composition root: every part is built here, once, and handed what it needs."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from aiohttp import web
+
+from bot.bus import Bus, LocalBus
+from bot.engine import DialogueEngine, EngineError, find_model, read_endpoints
+from bot.inbox import Inbox
+from bot.messages import utcnow
+from bot.outbox import OutboxSender
+from bot.sentiment import SentimentScorer
+from bot.settings import Settings, endpoint_variables
+from bot.storage import inbox as inbox_store
+from bot.storage.database import Database
+from bot.storage.orders import OrderRepository
+from bot.web.pages import STATIC_DIR, security_headers, template_environment
+from bot.webchat import webchat_routes
+from bot.webhooks import channel_routes, rest_routes
+from bot.worker import DialogueWorker
+from channels.base import Channel
+from channels.rest import RestChannel
+from channels.webchat import WebchatChannel
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Roles:
+    """What this process does: `bot run` does both; `bot web` / `bot worker` split them."""
+
+    web: bool = True
+    worker: bool = True
+    # Only safe when this is the sole worker (the embedded single-process mode).
+    reclaim_on_start: bool = False
+
+
+DB_KEY = web.AppKey("db", Database)
+BUS_KEY = web.AppKey("bus", LocalBus)
+SETTINGS_KEY = web.AppKey("settings", Settings)
+ENGINE_KEY = web.AppKey("engine", DialogueEngine)
+
+
+def create_app(settings: Settings, roles: Roles = Roles(), *, bus: Bus | None = None,
+               clock: Callable[[], datetime] = utcnow) -> web.Application:
+    app = web.Application(client_max_size=settings.max_body_bytes, middlewares=[security_headers])
+    db = Database(settings.database_url)
+    bus = bus or LocalBus()
+    app[SETTINGS_KEY] = settings
+    app[DB_KEY] = db
+    app[BUS_KEY] = bus
+    inbox = Inbox(db, bus, clock, settings.poll_interval)
+    rest = RestChannel(settings.max_text_chars)
+    webchat = WebchatChannel(bus, settings.max_text_chars)
+    channels: dict[str, Channel] = {rest.name: rest, webchat.name: webchat}
+
+    async def database(app: web.Application) -> AsyncIterator[None]:
+        if roles.reclaim_on_start:
+            async with db.session() as session:
+                reclaimed = await inbox_store.reset_claims(session)
+            if reclaimed:
+                logger.info("resuming %d message(s) accepted before the last stop", reclaimed)
+        yield
+        await db.close()
+
+    app.cleanup_ctx.append(database)
+
+    if roles.worker:
+        app.cleanup_ctx.append(_worker_context(settings, db, bus, channels, clock))
+
+    if roles.web:
+        templates = template_environment()
+        app.router.add_routes(rest_routes(rest, inbox, settings.rest_reply_timeout))
+        app.router.add_routes(webchat_routes(webchat, inbox, db, bus, templates, settings.brand_name))
+        for channel in channels.values():
+            if channel.name not in (rest.name, webchat.name):
+                app.router.add_routes(channel_routes(channel, inbox))
+        app.router.add_static("/static", STATIC_DIR)
+    app.router.add_get("/health", _health(settings, roles, channels))
+    return app
+
+
+def _worker_context(settings: Settings, db: Database, bus: Bus, channels: dict[str, Channel],
+                    clock: Callable[[], datetime]):
+    async def worker(app: web.Application) -> AsyncIterator[None]:
+        import actions
+
+        model = find_model(settings.models_dir, settings.model_path)
+        if model is None:
+            raise EngineError(f"no trained model in {settings.models_dir}: run `python -m bot train` first")
+        # The actions' database is used only on the engine's own event loop.
+        actions_db = Database(settings.database_url)
+        engine = DialogueEngine(
+            model, read_endpoints(settings.endpoints_file, endpoint_variables(settings)),
+            actions.build_actions(OrderRepository(actions_db)),
+        )
+        await engine.start()
+        app[ENGINE_KEY] = engine
+        tasks = [
+            asyncio.create_task(DialogueWorker(db, engine, bus, settings, SentimentScorer(), clock).run(),
+                                name="dialogue-worker"),
+            asyncio.create_task(OutboxSender(db, channels, bus, settings, clock).run(), name="outbox-sender"),
+        ]
+        for task in tasks:
+            task.add_done_callback(_log_crash)
+        yield
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await engine.stop()
+
+    return worker
+
+
+def _log_crash(task: asyncio.Task) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        logger.error("%s stopped", task.get_name(), exc_info=task.exception())
+
+
+def _health(settings: Settings, roles: Roles, channels: dict[str, Channel]):
+    async def health(request: web.Request) -> web.Response:
+        db = request.app[DB_KEY]
+        try:
+            async with db.session() as session:
+                backlog = await inbox_store.count_unfinished(session)
+            database = "ok"
+        except Exception as error:  # the check exists to report exactly this
+            backlog, database = None, f"unavailable: {error.__class__.__name__}"
+        engine = request.app.get(ENGINE_KEY)
+        model = engine.model_name if engine else _model_on_disk(settings)
+        body = {
+            "status": "ok" if database == "ok" else "degraded",
+            "model": model,
+            "database": database,
+            "backlog": backlog,
+            "roles": [name for name, on in (("web", roles.web), ("worker", roles.worker)) if on],
+            "channels": sorted(channels),
+        }
+        return web.json_response(body, status=200 if database == "ok" else 503)
+
+    return health
+
+
+def _model_on_disk(settings: Settings) -> str | None:
+    model = find_model(settings.models_dir, settings.model_path)
+    return model.name if model else None

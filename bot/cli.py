@@ -1,0 +1,280 @@
+"""`python -m bot ...`: run the service, and look after it from the command line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from datetime import datetime
+
+from bot import settings as settings_module
+from bot.settings import Settings, SettingsError
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = settings_module.load()
+    except SettingsError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=settings.log_level.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for noisy in ("rasa", "tensorflow", "absl", "aiohttp.access", "apscheduler", "sanic", "pika", "aio_pika"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    return args.handler(settings, args)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m bot", description="The brand-page assistant.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="everything in one process: web, dialogue worker, outbox (default set-up)")
+    run.set_defaults(handler=_run, web=True, worker=True)
+    web = sub.add_parser("web", help="webhooks, web chat and console only (scale-out)")
+    web.set_defaults(handler=_run, web=True, worker=False)
+    worker = sub.add_parser("worker", help="dialogue engine and outbox only (scale-out)")
+    worker.set_defaults(handler=_run, web=False, worker=True)
+    for command in (run, web, worker):
+        command.add_argument("--port", type=int, help="override PORT")
+
+    sub.add_parser("migrate", help="apply database migrations").set_defaults(handler=_migrate)
+
+    train = sub.add_parser("train", help="train the dialogue model into models/")
+    train.add_argument("--if-missing", action="store_true", help="only when models/ has no model")
+    train.set_defaults(handler=_train)
+
+    queue = sub.add_parser("queue", help="conversations waiting for, or with, a person")
+    queue.add_argument("--json", action="store_true")
+    queue.set_defaults(handler=_queue)
+
+    handback = sub.add_parser("handback", help="return a conversation to the bot")
+    handback.add_argument("conversation", type=int)
+    handback.set_defaults(handler=_handback)
+
+    transcript = sub.add_parser("transcript", help="a customer's conversations, readably")
+    transcript.add_argument("--channel", required=True)
+    transcript.add_argument("--sender", required=True)
+    transcript.add_argument("--json", action="store_true")
+    transcript.set_defaults(handler=_transcript)
+    return parser
+
+
+def _migrate(settings: Settings, _: argparse.Namespace) -> int:
+    from bot.storage.migrate import upgrade
+
+    upgrade(settings.sync_database_url)
+    print(f"database is up to date ({_safe_url(settings)})")
+    return 0
+
+
+def _train(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.engine import find_model
+    from bot.training import TrainingFailed, fingerprint, train
+
+    if args.if_missing and find_model(settings.models_dir, settings.model_path):
+        return 0
+    print("training the dialogue model (a minute or two)...", flush=True)
+    try:
+        model = train(settings.models_dir, f"model-{datetime.now():%Y%m%d-%H%M%S}-{fingerprint()[:8]}")
+    except TrainingFailed as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print(f"trained {model}")
+    return 0
+
+
+def _run(settings: Settings, args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from aiohttp import web
+
+    from bot.app import Roles, create_app
+    from bot.engine import find_model
+    from bot.storage.migrate import upgrade
+
+    if args.port:
+        settings = replace(settings, port=args.port, public_url=f"http://{settings.host}:{args.port}")
+    if args.worker and find_model(settings.models_dir, settings.model_path) is None:
+        print(f"error: no trained model in {settings.models_dir}; run `python -m bot train`", file=sys.stderr)
+        return 1
+    upgrade(settings.sync_database_url)
+    if settings.demo_orders:
+        asyncio.run(_seed_demo(settings))
+    roles = Roles(web=args.web, worker=args.worker, reclaim_on_start=args.web and args.worker and settings.is_sqlite)
+    app = create_app(settings, roles)
+    if args.web:
+        app.on_startup.append(lambda _: _print_urls(settings))
+    web.run_app(app, host=settings.host, port=settings.port, print=None, access_log=None,
+                shutdown_timeout=5)
+    return 0
+
+
+async def _seed_demo(settings: Settings) -> None:
+    from actions.orders import DEMO_ORDERS
+    from bot.storage.database import Database
+    from bot.storage.orders import seed_orders
+
+    db = Database(settings.database_url)
+    try:
+        await seed_orders(db, DEMO_ORDERS)
+    finally:
+        await db.close()
+
+
+async def _print_urls(settings: Settings) -> None:
+    base = settings.public_url.rstrip("/")
+    print(f"""
+  {settings.brand_name} assistant is running ({_safe_url(settings)})
+
+    Web chat       {base}/chat
+    REST webhook   {base}/webhooks/rest/webhook
+    Health         {base}/health
+
+  Press Ctrl-C to stop.
+""", flush=True)
+
+
+def _safe_url(settings: Settings) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(settings.database_url).render_as_string(hide_password=True)
+
+
+def _with_db(settings: Settings, work):
+    from bot.storage.database import Database
+
+    async def runner():
+        db = Database(settings.database_url)
+        try:
+            return await work(db)
+        finally:
+            await db.close()
+
+    return asyncio.run(runner())
+
+
+def _queue(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.messages import utcnow
+    from bot.storage.queue import waiting
+
+    async def work(db):
+        async with db.session() as session:
+            return await waiting(session)
+
+    entries = _with_db(settings, work)
+    now = utcnow()
+    rows = [{
+        "conversation": e.conversation_id, "channel": e.channel, "customer": e.customer, "status": e.status,
+        "reason": e.reason, "priority": e.priority, "public": e.is_public,
+        "waiting_seconds": int((now - e.queued_at).total_seconds()) if e.queued_at else None,
+        "agent": e.assigned_agent, "last_message": e.last_message,
+    } for e in entries]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    if not rows:
+        print("No conversation is waiting for a person.")
+        return 0
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"{len(rows)} conversation(s) with people")
+    for column in ("#", "channel", "customer", "status", "reason", "priority", "waiting", "last message"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(str(row["conversation"]), row["channel"] + (" (public)" if row["public"] else ""),
+                      row["customer"], row["status"] + (f" ({row['agent']})" if row["agent"] else ""),
+                      row["reason"] or "", str(row["priority"]), _duration(row["waiting_seconds"]),
+                      row["last_message"][:80])
+    Console().print(table)
+    return 0
+
+
+def _duration(seconds: int | None) -> str:
+    if seconds is None:
+        return ""
+    minutes, secs = divmod(seconds, 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h {minutes:02d}m" if hours else f"{minutes}m {secs:02d}s"
+
+
+def _handback(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.handoff import TransitionError
+    from bot.messages import utcnow
+    from bot.storage.queue import hand_back
+
+    async def work(db):
+        async with db.session() as session:
+            return await hand_back(session, args.conversation, by="cli", now=utcnow())
+
+    try:
+        conversation = _with_db(settings, work)
+    except (LookupError, TransitionError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print(f"conversation {conversation.id} is back with the bot")
+    return 0
+
+
+def _transcript(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.storage.history import transcript
+
+    async def work(db):
+        async with db.session() as session:
+            return await transcript(session, args.channel, args.sender)
+
+    found = _with_db(settings, work)
+    if found is None:
+        print(f"error: no customer {args.sender!r} on channel {args.channel!r}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(transcript_json(found), indent=2, ensure_ascii=False))
+    else:
+        print(transcript_text(found))
+    return 0
+
+
+def transcript_json(found) -> dict:
+    return {
+        "customer": {"channel": found.customer.channel, "id": found.customer.external_id,
+                     "name": found.customer.display_name},
+        "conversations": [{
+            "id": c.id, "status": c.status, "handoff_reason": c.handoff_reason, "priority": c.priority,
+            "created_at": c.created_at.isoformat(),
+            "messages": [{
+                "id": m.id, "direction": m.direction, "author": m.author, "text": m.text, "intent": m.intent,
+                "confidence": m.confidence, "entities": m.entities, "sentiment": m.sentiment,
+                "delivery_status": m.delivery_status, "created_at": m.created_at.isoformat(),
+                **({"buttons": m.data.get("buttons")} if (m.data or {}).get("buttons") else {}),
+            } for m in found.messages if m.conversation_id == c.id],
+            "events": [{"kind": e.kind, "data": e.data, "created_at": e.created_at.isoformat()}
+                       for e in found.events if e.conversation_id == c.id],
+        } for c in found.conversations],
+    }
+
+
+def transcript_text(found) -> str:
+    lines = [f"{found.customer.display_name or found.customer.external_id} on {found.customer.channel}"]
+    timeline = sorted([(m.created_at, 0, m.id, m) for m in found.messages]
+                      + [(e.created_at, 1, e.id, e) for e in found.events], key=lambda t: t[:3])
+    for at, kind, _, item in timeline:
+        stamp = at.strftime("%Y-%m-%d %H:%M:%S")
+        if kind == 0:
+            who = {"customer": "Customer", "bot": "Bot", "agent": f"Agent {item.agent_name or ''}".strip(),
+                   "system": "System"}.get(item.author, item.author)
+            detail = f"  [{item.intent} {item.confidence:.2f}]" if item.intent and item.confidence is not None else ""
+            lines.append(f"{stamp}  {who}: {item.text}{detail}")
+        elif item.kind == "handoff":
+            lines.append(f"{stamp}  -- handed to a person: {item.data.get('reason')} "
+                         f"(priority {item.data.get('priority')})")
+        elif item.kind == "handback":
+            lines.append(f"{stamp}  -- returned to the bot by {item.data.get('by')}")
+        elif item.kind == "actions":
+            lines.append(f"{stamp}  -- actions: {', '.join(item.data.get('actions', []))}")
+        elif item.kind == "delivery_failed":
+            lines.append(f"{stamp}  -- delivery failed: {item.data.get('error')}")
+    return "\n".join(lines)

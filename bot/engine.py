@@ -1,0 +1,230 @@
+"""The Rasa dialogue engine: the only module that imports `rasa`.
+
+Rasa runs on an event loop of its own in a dedicated thread. NLU and policy inference
+are CPU work that would otherwise stall the service's loop, and with it the
+acknowledgement of every other webhook; TensorFlow releases the interpreter while it
+computes, so the web loop stays responsive while the model is busy.
+
+Custom actions run in-process: Rasa calls its action endpoint, and ours hands the call
+straight to rasa_sdk's executor instead of making an HTTP request to ourselves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+import threading
+from collections.abc import Coroutine, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from bot.messages import Button
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+
+_VARIABLE = re.compile(r"\$\{([A-Z0-9_]+)\}")
+
+
+class EngineError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class Reply:
+    text: str = ""
+    buttons: tuple[Button, ...] = ()
+    image: str | None = None
+    custom: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class Turn:
+    """What the model made of one customer message."""
+
+    intent: str | None
+    confidence: float | None
+    entities: list[dict[str, Any]] = field(default_factory=list)
+    actions: list[str] = field(default_factory=list)
+    replies: list[Reply] = field(default_factory=list)
+    # Set when the model ran the handoff action: the reason it gave.
+    handoff_reason: str | None = None
+    intent_ranking: list[dict[str, Any]] = field(default_factory=list)
+
+
+def find_model(models_dir: Path, explicit: Path | None = None) -> Path | None:
+    if explicit is not None:
+        return explicit if explicit.exists() else None
+    candidates = sorted(models_dir.glob("*.tar.gz"), key=lambda p: p.stat().st_mtime)
+    return candidates[-1] if candidates else None
+
+
+def read_endpoints(path: Path, variables: Mapping[str, str]) -> dict[str, dict[str, Any]]:
+    """endpoints.yml with `${VAR}` filled from `variables`; a section whose type or url
+    comes out empty is switched off, so one file serves SQLite and PostgreSQL/Redis."""
+    from ruamel.yaml import YAML
+
+    def fill(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in variables:
+            raise EngineError(f"{path.name} uses ${{{name}}}, which no setting provides")
+        return str(variables[name])
+
+    data = YAML(typ="safe").load(_VARIABLE.sub(fill, path.read_text())) or {}
+    return {
+        name: {k: v for k, v in section.items() if v not in ("", None)}
+        for name, section in data.items()
+        if isinstance(section, dict) and (section.get("type") or section.get("url"))
+    }
+
+
+class _LoopThread:
+    def __init__(self, name: str) -> None:
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        self.loop.run_forever()
+
+    async def call(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coroutine, self.loop))
+
+    def stop(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(timeout=10)
+
+
+class DialogueEngine:
+    def __init__(self, model_path: Path, endpoints: Mapping[str, dict[str, Any]], actions: list[Any]) -> None:
+        self.model_path = model_path
+        self._endpoints = endpoints
+        self._actions = actions
+        self._thread: _LoopThread | None = None
+        self._agent: Any = None
+
+    @property
+    def model_name(self) -> str:
+        return self.model_path.name
+
+    async def start(self) -> None:
+        self._thread = _LoopThread("dialogue-engine")
+        self._agent = await self._thread.call(self._load(self.model_path))
+        logger.info("dialogue model %s loaded", self.model_name)
+
+    async def stop(self) -> None:
+        if self._thread is not None:
+            self._thread.stop()
+            self._thread = None
+
+    async def _load(self, model_path: Path) -> Any:
+        from rasa.core.agent import Agent
+        from rasa.core.lock_store import LockStore
+        from rasa.core.tracker_store import TrackerStore
+        from rasa.utils.endpoints import EndpointConfig
+
+        def endpoint(name: str) -> EndpointConfig | None:
+            section = self._endpoints.get(name)
+            return EndpointConfig.from_dict(dict(section)) if section else None
+
+        broker = None
+        if self._endpoints.get("event_broker"):
+            from rasa.core.brokers.broker import EventBroker
+
+            broker = await EventBroker.create(endpoint("event_broker"))
+        tracker_config = endpoint("tracker_store")
+        return Agent.load(
+            model_path,
+            # The model's domain is set on the store when the model loads.
+            tracker_store=TrackerStore.create(tracker_config, event_broker=broker) if tracker_config else None,
+            lock_store=LockStore.create(endpoint("lock_store")),
+            action_endpoint=endpoint("action_endpoint") or InProcessActions(self._actions),
+        )
+
+    async def handle(self, conversation_key: str, text: str, *, channel: str, message_id: str,
+                     metadata: dict[str, Any] | None = None) -> Turn:
+        if self._thread is None:
+            raise EngineError("the dialogue engine is not started")
+        return await self._thread.call(self._handle(conversation_key, text, channel, message_id, metadata or {}))
+
+    async def _handle(self, key: str, text: str, channel: str, message_id: str, metadata: dict[str, Any]) -> Turn:
+        from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
+        from rasa.shared.core.events import ActionExecuted, UserUttered
+
+        agent = self._agent
+        output = CollectingOutputChannel()
+        message = UserMessage(text, output, key, input_channel=channel, message_id=message_id, metadata=metadata)
+        processor = agent.processor
+        # Processor.handle_message, step by step, so the tracker (intent, confidence,
+        # actions) comes back with the replies instead of being read again.
+        async with agent.lock_store.lock(key):
+            tracker = await processor.log_message(message, should_save_tracker=False)
+            tracker = await processor.run_action_extract_slots(output, tracker)
+            await processor._run_prediction_loop(output, tracker)
+            await processor.run_anonymization_pipeline(tracker)
+            await processor.save_tracker(tracker)
+
+        parse = tracker.latest_message.parse_data if tracker.latest_message else {}
+        user_index = max((i for i, e in enumerate(tracker.events) if isinstance(e, UserUttered)), default=-1)
+        actions = [
+            e.action_name for e in list(tracker.events)[user_index + 1:]
+            if isinstance(e, ActionExecuted) and e.action_name and e.action_name != "action_listen"
+        ]
+        replies, handoff_reason = _replies(output.messages)
+        intent = parse.get("intent") or {}
+        return Turn(
+            intent=intent.get("name"), confidence=intent.get("confidence"),
+            entities=[_plain(e) for e in parse.get("entities", [])],
+            actions=actions, replies=replies, handoff_reason=handoff_reason,
+            intent_ranking=[_plain(r) for r in parse.get("intent_ranking", [])[:5]],
+        )
+
+
+def _plain(value: dict[str, Any]) -> dict[str, Any]:
+    """JSON-safe copy (numpy floats become floats) for the history tables."""
+    return json.loads(json.dumps(value, default=float))
+
+
+def _replies(messages: list[dict[str, Any]]) -> tuple[list[Reply], str | None]:
+    replies: list[Reply] = []
+    handoff_reason: str | None = None
+    for message in messages:
+        custom = message.get("custom")
+        if isinstance(custom, dict) and "handoff" in custom:
+            handoff_reason = str((custom.get("handoff") or {}).get("reason") or "other")
+            continue
+        buttons = tuple(Button(str(b.get("title", "")), str(b.get("payload", ""))) for b in message.get("buttons") or ())
+        replies.append(Reply(text=message.get("text") or "", buttons=buttons, image=message.get("image"),
+                             custom=custom if isinstance(custom, dict) else None))
+    return replies, handoff_reason
+
+
+def InProcessActions(actions: list[Any]) -> Any:  # noqa: N802 - stands in for an EndpointConfig
+    """An action endpoint that runs rasa_sdk actions in this process."""
+    from rasa.utils.endpoints import ClientResponseError, EndpointConfig
+    from rasa_sdk.executor import ActionExecutor
+    from rasa_sdk.interfaces import ActionExecutionRejection, ActionNotFoundException
+
+    executor = ActionExecutor()
+    for action in actions:
+        executor.register_action(action)
+
+    class _InProcessActions(EndpointConfig):
+        async def request(self, method: str = "post", subpath: str | None = None,
+                          content_type: str | None = "application/json", compress: bool = False,
+                          **kwargs: Any) -> Any:
+            # A JSON round trip, as over HTTP: actions must not share objects with Rasa.
+            call = json.loads(json.dumps(kwargs.get("json")))
+            try:
+                return await executor.run(call)
+            except ActionExecutionRejection as error:
+                body = json.dumps({"action_name": error.action_name, "error": error.message})
+                raise ClientResponseError(400, "action rejected", body) from error
+            except ActionNotFoundException as error:
+                raise ClientResponseError(404, "no such action", json.dumps({"error": str(error)})) from error
+
+    return _InProcessActions(url="in-process://actions")

@@ -1,0 +1,66 @@
+"""The inbox: accepted messages are committed here before the webhook is acknowledged."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import datetime
+
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from bot.bus import INBOX_TOPIC, Bus, processed_topic
+from bot.messages import IncomingMessage, utcnow
+from bot.storage import history
+from bot.storage import inbox as store
+from bot.storage.database import Database
+from bot.storage.inbox import Accepted
+from bot.storage.models import Message
+
+logger = logging.getLogger(__name__)
+
+
+class StorageUnavailable(Exception):
+    """The database did not take the message: the platform must retry (503)."""
+
+
+class Inbox:
+    def __init__(self, db: Database, bus: Bus, clock: Callable[[], datetime] = utcnow,
+                 poll_interval: float = 0.5) -> None:
+        self.db = db
+        self.bus = bus
+        self.clock = clock
+        self.poll_interval = poll_interval
+
+    async def accept(self, messages: list[IncomingMessage]) -> list[Accepted]:
+        try:
+            async with self.db.session() as session:
+                accepted = await store.accept(session, messages, self.clock())
+        except (OperationalError, DBAPIError, OSError, ConnectionError) as error:
+            logger.error("could not store %d incoming message(s): %s", len(messages), error)
+            raise StorageUnavailable(str(error)) from error
+        if any(not a.duplicate for a in accepted):
+            await self.bus.publish(INBOX_TOPIC, {"count": len(accepted)})
+        return accepted
+
+    async def wait_processed(self, inbox_id: int, timeout: float) -> bool:
+        """Wait until the worker has answered (or left for a person) this message."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        async with self.bus.subscribe(processed_topic(inbox_id)) as notices:
+            while True:
+                async with self.db.session() as session:
+                    if await store.status_of(session, inbox_id) in ("done", "failed"):
+                        return True
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    return False
+                # The notice is a shortcut; the database check above is the truth.
+                await notices.get(timeout=min(remaining, self.poll_interval * 4))
+
+    async def replies_to(self, inbox_id: int, mark_delivered: bool = False) -> list[Message]:
+        async with self.db.session() as session:
+            replies = await history.replies_to(session, inbox_id)
+            if mark_delivered:
+                await history.mark_delivered_in_band(session, [r.id for r in replies])
+        return replies

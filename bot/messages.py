@@ -1,0 +1,102 @@
+"""What crosses the boundary of a channel module: typed, frozen, no I/O.
+
+Raw platform payloads never leave `channels/`; everything after the webhook works with
+these objects, and they round-trip through JSON for the inbox and outbox tables.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@dataclass(frozen=True)
+class Button:
+    title: str
+    payload: str
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """Something the customer sent that is not text: image, sticker, audio, location..."""
+
+    kind: str
+    url: str | None = None
+
+
+@dataclass(frozen=True)
+class IncomingMessage:
+    """One thing a customer said, normalised from any platform."""
+
+    channel: str
+    sender_id: str
+    text: str
+    # The platform's own id of this message: the deduplication key with `channel`.
+    message_id: str
+    sender_name: str | None = None
+    # A button press carries the payload Rasa understands ("/intent{...}").
+    payload: str | None = None
+    attachments: tuple[Attachment, ...] = ()
+    # Comments and mentions are seen by everyone; the bot answers them differently.
+    is_public: bool = False
+    # Where to answer a public post (comment id, tweet id); platform specific.
+    thread_id: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def conversation_key(self) -> str:
+        return f"{self.channel}:{self.sender_id}"
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> IncomingMessage:
+        fields = dict(data)
+        fields["attachments"] = tuple(Attachment(**a) for a in data.get("attachments", ()))
+        return cls(**fields)
+
+
+@dataclass(frozen=True)
+class OutgoingMessage:
+    """One reply to a customer, from the bot or an agent, before platform mapping."""
+
+    channel: str
+    recipient_id: str
+    text: str = ""
+    buttons: tuple[Button, ...] = ()
+    image: str | None = None
+    # Anything a Rasa response carried under "custom" that the channel may understand.
+    custom: dict[str, Any] | None = None
+    author: str = "bot"
+    agent_name: str | None = None
+    is_public: bool = False
+    thread_id: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> OutgoingMessage:
+        fields = dict(data)
+        fields["buttons"] = tuple(Button(**b) for b in data.get("buttons", ()))
+        return cls(**fields)
+
+    def as_rasa_response(self) -> dict[str, Any]:
+        """The shape Rasa's REST channel answers with, so Rasa clients work unchanged."""
+        response: dict[str, Any] = {"recipient_id": self.recipient_id}
+        if self.text:
+            response["text"] = self.text
+        if self.buttons:
+            response["buttons"] = [dataclasses.asdict(b) for b in self.buttons]
+        if self.image:
+            response["image"] = self.image
+        if self.custom:
+            response["custom"] = self.custom
+        return response

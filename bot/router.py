@@ -1,0 +1,65 @@
+"""Who answers a customer message: the dialogue model, a person, or a fixed polite reply.
+
+Pure decisions on the conversation's state and the message's content; the worker
+(bot/worker.py) carries them out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.handoff import HUMAN_STATES
+from bot.messages import IncomingMessage
+
+
+@dataclass(frozen=True)
+class ToHuman:
+    """A person owns the conversation: store the message for them, the bot stays silent."""
+
+
+@dataclass(frozen=True)
+class ToModel:
+    text: str
+
+
+@dataclass(frozen=True)
+class PoliteReply:
+    """Something the model cannot read (a sticker, a voice note, only emoji)."""
+
+    text: str
+    reason: str
+
+
+Route = ToHuman | ToModel | PoliteReply
+
+UNREADABLE_KINDS = {
+    "image": "photo",
+    "sticker": "sticker",
+    "audio": "voice message",
+    "video": "video",
+    "file": "file",
+    "location": "location",
+}
+
+
+def route(message: IncomingMessage, conversation_status: str) -> Route:
+    if conversation_status in HUMAN_STATES:
+        return ToHuman()
+    if message.payload:
+        # A button press: Rasa understands its payload ("/intent") directly.
+        return ToModel(message.payload)
+    text = message.text.strip()
+    if not text and message.attachments:
+        kind = UNREADABLE_KINDS.get(message.attachments[0].kind, "attachment")
+        return PoliteReply(
+            f"Thanks for the {kind}! I can only read text for now. Could you tell me in a few "
+            "words what you need? If you'd rather talk to a person, just say so.",
+            reason=f"unreadable_{message.attachments[0].kind}",
+        )
+    if not any(ch.isalnum() for ch in text):
+        return PoliteReply(
+            "😊 Is there anything I can help you with? I can track an order, explain shipping "
+            "and returns, or connect you with a person.",
+            reason="no_words",
+        )
+    return ToModel(text)

@@ -1,0 +1,151 @@
+"""Settings, read once from the environment and `.env`, then passed in everywhere.
+
+`Settings.from_mapping` takes its source as an argument, so tests build settings from a
+plain dict; only `load()` looks at the process environment.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from dotenv import dotenv_values
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+
+
+class SettingsError(ValueError):
+    """A setting has a value the service cannot use; the message names it."""
+
+
+def _bool(value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off", ""}:
+        return False
+    raise ValueError(f"expected true or false, got {value!r}")
+
+
+def _default_database_url() -> str:
+    return f"sqlite+aiosqlite:///{PROJECT_DIR / 'var' / 'assistant.db'}"
+
+
+@dataclass(frozen=True)
+class Settings:
+    # Each field maps to the upper-case environment variable of the same name.
+    database_url: str = field(default_factory=_default_database_url)
+    host: str = "127.0.0.1"
+    port: int = 5005
+    public_url: str = ""
+    log_level: str = "INFO"
+    brand_name: str = "Northwind Outfitters"
+
+    models_dir: Path = PROJECT_DIR / "models"
+    model_path: Path | None = None
+    endpoints_file: Path = PROJECT_DIR / "endpoints.yml"
+    # Empty: custom actions run inside the service; a URL: an external action server.
+    action_endpoint_url: str = ""
+    redis_url: str = ""
+    rabbitmq_url: str = ""
+
+    # Messages under this NLU confidence are collected for the trainers' review.
+    review_confidence_threshold: float = 0.6
+    # VADER compound score at or below which a message counts as strongly negative.
+    negative_sentiment_threshold: float = -0.6
+    demo_orders: bool = True
+
+    max_body_bytes: int = 512 * 1024
+    max_text_chars: int = 4096
+    rest_reply_timeout: float = 30.0
+    worker_concurrency: int = 8
+    inbox_lease_seconds: float = 60.0
+    poll_interval: float = 0.5
+    outbox_max_attempts: int = 8
+    outbox_backoff_base: float = 1.0
+    outbox_backoff_max: float = 300.0
+    http_timeout: float = 10.0
+
+    @classmethod
+    def from_mapping(cls, source: Mapping[str, str]) -> Settings:
+        values: dict[str, Any] = {}
+        for spec in fields(cls):
+            raw = source.get(spec.name.upper())
+            if raw is None or raw == "" and spec.name != "action_endpoint_url":
+                continue
+            values[spec.name] = _convert(spec.name, spec.type, raw)
+        settings = cls(**values)
+        if not settings.public_url:
+            settings = replace(settings, public_url=f"http://{settings.host}:{settings.port}")
+        return settings
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def sync_database_url(self) -> str:
+        """The same database for synchronous clients (Alembic, Rasa's SQLTrackerStore)."""
+        return self.database_url.replace("+aiosqlite", "").replace("+asyncpg", "+psycopg2")
+
+
+def _convert(name: str, type_name: Any, raw: str) -> Any:
+    kind = str(type_name)
+    try:
+        if kind == "int":
+            return int(raw)
+        if kind == "float":
+            return float(raw)
+        if kind == "bool":
+            return _bool(raw)
+        if "Path" in kind:
+            path = Path(raw)
+            return path if path.is_absolute() else PROJECT_DIR / path
+        return raw
+    except ValueError as error:
+        raise SettingsError(f"{name.upper()}: {error}") from error
+
+
+def load(env_file: Path | None = None) -> Settings:
+    """Settings from `.env` (if present) overridden by the process environment."""
+    env_path = env_file or PROJECT_DIR / ".env"
+    file_values = {k: v for k, v in dotenv_values(env_path).items() if v is not None}
+    return Settings.from_mapping({**file_values, **os.environ})
+
+
+def endpoint_variables(settings: Settings, environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The `${VARIABLES}` of endpoints.yml, derived from the settings.
+
+    Set explicitly in the environment, a variable wins over the derived value.
+    """
+    from sqlalchemy.engine import make_url
+
+    database = make_url(settings.sync_database_url)
+    derived = {
+        "ACTION_ENDPOINT_URL": settings.action_endpoint_url,
+        "TRACKER_DIALECT": database.get_backend_name(),
+        "TRACKER_HOST": database.host or "",
+        "TRACKER_PORT": str(database.port or ""),
+        "TRACKER_DB": database.database or "",
+        "TRACKER_USERNAME": database.username or "",
+        "TRACKER_PASSWORD": database.password or "",
+        "LOCK_STORE_TYPE": "in_memory",
+        "REDIS_HOST": "", "REDIS_PORT": "", "REDIS_DB": "", "REDIS_PASSWORD": "",
+        "EVENT_BROKER_TYPE": "",
+        "RABBITMQ_HOST": "", "RABBITMQ_PORT": "", "RABBITMQ_USERNAME": "", "RABBITMQ_PASSWORD": "",
+    }
+    if settings.redis_url:
+        redis = make_url(settings.redis_url.replace("redis://", "redis+x://", 1))
+        derived.update(LOCK_STORE_TYPE="redis", REDIS_HOST=redis.host or "localhost",
+                       REDIS_PORT=str(redis.port or 6379), REDIS_DB=(redis.database or "0"),
+                       REDIS_PASSWORD=redis.password or "")
+    if settings.rabbitmq_url:
+        rabbit = make_url(settings.rabbitmq_url.replace("amqp://", "amqp+x://", 1))
+        derived.update(EVENT_BROKER_TYPE="pika", RABBITMQ_HOST=rabbit.host or "localhost",
+                       RABBITMQ_PORT=str(rabbit.port or 5672), RABBITMQ_USERNAME=rabbit.username or "guest",
+                       RABBITMQ_PASSWORD=rabbit.password or "guest")
+    overrides = {k: v for k, v in (environ or {}).items() if k in derived}
+    return {**derived, **overrides}

@@ -1,0 +1,1 @@
+"""Everything that speaks SQL: models, migrations, and the queries of each component."""

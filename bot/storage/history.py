@@ -1,0 +1,150 @@
+"""Queries of the history: customers, conversations, messages and events."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.messages import IncomingMessage, OutgoingMessage
+from bot.storage.dialect import insert_ignoring_conflicts
+from bot.storage.models import Conversation, ConversationEvent, Customer, Message
+
+OPEN_STATUSES = ("bot", "queued", "assigned")
+
+
+async def customer_for(session: AsyncSession, channel: str, external_id: str, name: str | None,
+                       now: datetime) -> Customer:
+    await session.execute(insert_ignoring_conflicts(session, Customer.__table__, [
+        {"channel": channel, "external_id": external_id, "display_name": name, "created_at": now}
+    ]))
+    customer = (await session.execute(
+        select(Customer).where(Customer.channel == channel, Customer.external_id == external_id)
+    )).scalar_one()
+    if name and customer.display_name != name:
+        customer.display_name = name
+    return customer
+
+
+async def open_conversation(session: AsyncSession, customer: Customer, channel: str,
+                            now: datetime, *, lock: bool = False) -> Conversation:
+    """The customer's current conversation; a new one when the last was closed."""
+    query = (select(Conversation)
+             .where(Conversation.customer_id == customer.id, Conversation.status.in_(OPEN_STATUSES))
+             .order_by(Conversation.id.desc()).limit(1))
+    if lock and session.bind.dialect.name == "postgresql":
+        query = query.with_for_update()
+    conversation = (await session.execute(query)).scalar_one_or_none()
+    if conversation is None:
+        conversation = Conversation(customer_id=customer.id, channel=channel, status="bot", priority=0,
+                                    is_public=False, created_at=now, updated_at=now, last_message_at=now)
+        session.add(conversation)
+        await session.flush()
+    return conversation
+
+
+async def find_conversation(session: AsyncSession, channel: str, external_id: str) -> Conversation | None:
+    return (await session.execute(
+        select(Conversation).join(Customer, Customer.id == Conversation.customer_id)
+        .where(Customer.channel == channel, Customer.external_id == external_id)
+        .order_by(Conversation.id.desc()).limit(1)
+    )).scalar_one_or_none()
+
+
+async def incoming_for_inbox(session: AsyncSession, inbox_id: int) -> Message | None:
+    return (await session.execute(
+        select(Message).where(Message.inbox_id == inbox_id, Message.direction == "in")
+    )).scalar_one_or_none()
+
+
+async def record_incoming(session: AsyncSession, conversation: Conversation, inbox_id: int,
+                          incoming: IncomingMessage, sentiment: float | None, now: datetime) -> Message:
+    """The customer's message, once: a retried inbox item finds the record it made before."""
+    existing = await incoming_for_inbox(session, inbox_id)
+    if existing is not None:
+        return existing
+    message = Message(
+        conversation_id=conversation.id, direction="in", author="customer", text=incoming.text,
+        data={"payload": incoming.payload, "attachments": [a.__dict__ for a in incoming.attachments],
+              "is_public": incoming.is_public, "thread_id": incoming.thread_id},
+        platform_message_id=incoming.message_id, client_id=incoming.metadata.get("client_id"),
+        inbox_id=inbox_id, sentiment=sentiment, created_at=now,
+    )
+    session.add(message)
+    conversation.last_message_at = now
+    conversation.last_customer_message_at = now
+    conversation.updated_at = now
+    if incoming.is_public:
+        conversation.is_public = True
+    if sentiment is not None:
+        conversation.sentiment = sentiment
+    await session.flush()
+    return message
+
+
+async def record_outgoing(session: AsyncSession, conversation: Conversation, inbox_id: int | None,
+                          outgoing: OutgoingMessage, now: datetime) -> Message:
+    message = Message(
+        conversation_id=conversation.id, direction="out", author=outgoing.author, text=outgoing.text,
+        data={"buttons": [b.__dict__ for b in outgoing.buttons], "image": outgoing.image,
+              "custom": outgoing.custom, "is_public": outgoing.is_public},
+        inbox_id=inbox_id, agent_name=outgoing.agent_name, delivery_status="pending", created_at=now,
+    )
+    session.add(message)
+    conversation.last_message_at = now
+    conversation.updated_at = now
+    await session.flush()
+    return message
+
+
+async def add_event(session: AsyncSession, conversation_id: int, kind: str, data: dict[str, Any],
+                    now: datetime) -> None:
+    session.add(ConversationEvent(conversation_id=conversation_id, kind=kind, data=data, created_at=now))
+
+
+async def replies_to(session: AsyncSession, inbox_id: int) -> list[Message]:
+    rows = await session.execute(
+        select(Message).where(Message.inbox_id == inbox_id, Message.direction == "out").order_by(Message.id)
+    )
+    return list(rows.scalars())
+
+
+async def mark_delivered_in_band(session: AsyncSession, message_ids: list[int]) -> None:
+    if message_ids:
+        await session.execute(update(Message).where(Message.id.in_(message_ids)).values(delivery_status="sent"))
+
+
+@dataclass(frozen=True)
+class Transcript:
+    customer: Customer
+    conversations: list[Conversation]
+    messages: list[Message]
+    events: list[ConversationEvent]
+
+
+async def transcript(session: AsyncSession, channel: str, external_id: str) -> Transcript | None:
+    customer = (await session.execute(
+        select(Customer).where(Customer.channel == channel, Customer.external_id == external_id)
+    )).scalar_one_or_none()
+    if customer is None:
+        return None
+    conversations = list((await session.execute(
+        select(Conversation).where(Conversation.customer_id == customer.id).order_by(Conversation.id)
+    )).scalars())
+    ids = [c.id for c in conversations]
+    messages = list((await session.execute(
+        select(Message).where(Message.conversation_id.in_(ids)).order_by(Message.id)
+    )).scalars())
+    events = list((await session.execute(
+        select(ConversationEvent).where(ConversationEvent.conversation_id.in_(ids)).order_by(ConversationEvent.id)
+    )).scalars())
+    return Transcript(customer, conversations, messages, events)
+
+
+async def messages_of(session: AsyncSession, conversation_id: int) -> list[Message]:
+    return list((await session.execute(
+        select(Message).where(Message.conversation_id == conversation_id).order_by(Message.id)
+    )).scalars())

@@ -1,0 +1,126 @@
+"""Queries of the inbox: accepted customer messages waiting for the dialogue worker."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, exists, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from bot.messages import IncomingMessage
+from bot.storage.dialect import insert_ignoring_conflicts, lock_skipping
+from bot.storage.models import InboxItem
+
+UNFINISHED = ("pending", "processing")
+
+
+@dataclass(frozen=True)
+class Accepted:
+    inbox_id: int
+    duplicate: bool
+    status: str
+
+
+async def accept(session: AsyncSession, messages: list[IncomingMessage], now: datetime) -> list[Accepted]:
+    """Store messages once each; a message seen before comes back marked duplicate."""
+    if not messages:
+        return []
+    rows = [
+        {
+            "channel": m.channel,
+            "platform_message_id": m.message_id,
+            "conversation_key": m.conversation_key,
+            "payload": m.to_json(),
+            "status": "pending",
+            "attempts": 0,
+            "received_at": now,
+        }
+        for m in messages
+    ]
+    await session.execute(insert_ignoring_conflicts(session, InboxItem.__table__, rows))
+    accepted = []
+    for message in messages:
+        item = (
+            await session.execute(
+                select(InboxItem.id, InboxItem.received_at, InboxItem.status).where(
+                    InboxItem.channel == message.channel,
+                    InboxItem.platform_message_id == message.message_id,
+                )
+            )
+        ).one()
+        # Our own insert carries `now`; anything else was stored by an earlier delivery.
+        accepted.append(Accepted(item.id, duplicate=item.received_at != now, status=item.status))
+    return accepted
+
+
+async def claim_next(session: AsyncSession, now: datetime, lease_seconds: float) -> InboxItem | None:
+    """Take the oldest claimable message whose conversation has nothing earlier unfinished.
+
+    Only the first unfinished message of a conversation is ever claimable, which keeps
+    each conversation in order while different conversations run in parallel. A message
+    whose lease ran out (its worker died) is claimable again.
+    """
+    earlier = aliased(InboxItem)
+    claimable = or_(
+        InboxItem.status == "pending",
+        and_(InboxItem.status == "processing", InboxItem.lease_until < now),
+    )
+    blocked = exists().where(
+        earlier.conversation_key == InboxItem.conversation_key,
+        earlier.id < InboxItem.id,
+        earlier.status.in_(UNFINISHED),
+    )
+    candidates = lock_skipping(
+        session,
+        select(InboxItem.id, InboxItem.status).where(claimable, ~blocked).order_by(InboxItem.id).limit(8),
+    )
+    for candidate in (await session.execute(candidates)).all():
+        # The conditional update is the claim: exactly one worker sees rowcount 1.
+        claimed = await session.execute(
+            update(InboxItem)
+            .where(InboxItem.id == candidate.id, InboxItem.status == candidate.status, claimable)
+            .values(status="processing", lease_until=now + timedelta(seconds=lease_seconds),
+                    attempts=InboxItem.attempts + 1)
+            .execution_options(synchronize_session=False)
+        )
+        if claimed.rowcount == 1:
+            return await session.get(InboxItem, candidate.id, populate_existing=True)
+    return None
+
+
+async def finish(session: AsyncSession, inbox_id: int, now: datetime, status: str = "done",
+                 error: str | None = None) -> None:
+    await session.execute(
+        update(InboxItem).where(InboxItem.id == inbox_id)
+        .values(status=status, processed_at=now, lease_until=None, error=error)
+    )
+
+
+async def release(session: AsyncSession, inbox_id: int, error: str, retry_at: datetime) -> None:
+    """Give a message back after a failure; it is retried when its short lease passes."""
+    await session.execute(
+        update(InboxItem).where(InboxItem.id == inbox_id)
+        .values(status="processing", lease_until=retry_at, error=error)
+    )
+
+
+async def reset_claims(session: AsyncSession) -> int:
+    """At start-up of the single-process mode every claim is from a dead process."""
+    result = await session.execute(
+        update(InboxItem).where(InboxItem.status == "processing").values(status="pending", lease_until=None)
+    )
+    return result.rowcount
+
+
+async def status_of(session: AsyncSession, inbox_id: int) -> str:
+    return (await session.execute(select(InboxItem.status).where(InboxItem.id == inbox_id))).scalar_one()
+
+
+async def count_unfinished(session: AsyncSession) -> int:
+    from sqlalchemy import func
+
+    return (await session.execute(
+        select(func.count()).select_from(InboxItem).where(InboxItem.status.in_(UNFINISHED))
+    )).scalar_one()

@@ -1,0 +1,171 @@
+"""The history and the work queues, as SQLAlchemy tables.
+
+Vocabulary: a Customer writes on a channel; their messages form a Conversation that the
+bot or a human owns; every Message and every ConversationEvent is kept. The inbox and
+outbox are the durable queues between the webhook, the dialogue engine and the senders.
+Rasa's own tracker lives beside these in its `events` table, hence `conversation_events`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import declarative_base
+from sqlalchemy.types import TypeDecorator
+
+
+class UtcDateTime(TypeDecorator):
+    """Timezone-aware UTC datetimes on every backend (SQLite forgets the zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is not None and value.tzinfo is None:
+            raise ValueError("naive datetime stored; use bot.messages.utcnow()")
+        return value
+
+    def process_result_value(self, value, dialect):
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=timezone.utc)
+        return value
+
+
+Base = declarative_base()
+
+
+class Customer(Base):
+    __tablename__ = "customers"
+    id = Column(Integer, primary_key=True)
+    channel = Column(String(32), nullable=False)
+    external_id = Column(String(255), nullable=False)
+    display_name = Column(String(255))
+    created_at = Column(UtcDateTime, nullable=False)
+    __table_args__ = (UniqueConstraint("channel", "external_id", name="uq_customer_channel_id"),)
+
+
+class Conversation(Base):
+    __tablename__ = "conversations"
+    id = Column(Integer, primary_key=True)
+    customer_id = Column(Integer, ForeignKey("customers.id"), nullable=False, index=True)
+    channel = Column(String(32), nullable=False)
+    # bot -> queued -> assigned -> (bot | closed); see bot/handoff.py
+    status = Column(String(16), nullable=False, default="bot")
+    handoff_reason = Column(String(64))
+    priority = Column(Integer, nullable=False, default=0)
+    is_public = Column(Boolean, nullable=False, default=False)
+    sentiment = Column(Float)
+    assigned_agent = Column(String(255))
+    created_at = Column(UtcDateTime, nullable=False)
+    updated_at = Column(UtcDateTime, nullable=False)
+    last_message_at = Column(UtcDateTime, nullable=False)
+    last_customer_message_at = Column(UtcDateTime)
+    queued_at = Column(UtcDateTime)
+    assigned_at = Column(UtcDateTime)
+    closed_at = Column(UtcDateTime)
+    __table_args__ = (Index("ix_conversations_status_priority", "status", "priority", "queued_at"),)
+
+
+class Message(Base):
+    __tablename__ = "messages"
+    id = Column(Integer, primary_key=True)
+    conversation_id = Column(Integer, ForeignKey("conversations.id"), nullable=False)
+    direction = Column(String(8), nullable=False)  # in | out
+    author = Column(String(16), nullable=False)  # customer | bot | agent | system
+    text = Column(Text, nullable=False, default="")
+    data = Column(JSON, nullable=False, default=dict)  # buttons, image, attachments, custom
+    platform_message_id = Column(String(255))
+    client_id = Column(String(255))
+    inbox_id = Column(Integer, ForeignKey("inbox.id"))
+    intent = Column(String(128))
+    confidence = Column(Float)
+    entities = Column(JSON)
+    sentiment = Column(Float)
+    agent_name = Column(String(255))
+    delivery_status = Column(String(16))  # pending | sent | delivered | read | failed
+    error = Column(Text)
+    created_at = Column(UtcDateTime, nullable=False)
+    __table_args__ = (
+        Index("ix_messages_conversation", "conversation_id", "id"),
+        Index("ix_messages_inbox", "inbox_id"),
+        Index("ix_messages_platform_id", "platform_message_id"),
+    )
+
+
+class ConversationEvent(Base):
+    __tablename__ = "conversation_events"
+    id = Column(Integer, primary_key=True)
+    conversation_id = Column(Integer, ForeignKey("conversations.id"), nullable=False)
+    kind = Column(String(32), nullable=False)
+    data = Column(JSON, nullable=False, default=dict)
+    created_at = Column(UtcDateTime, nullable=False)
+    __table_args__ = (Index("ix_conversation_events_conversation", "conversation_id", "id"),)
+
+
+class InboxItem(Base):
+    __tablename__ = "inbox"
+    id = Column(Integer, primary_key=True)
+    channel = Column(String(32), nullable=False)
+    platform_message_id = Column(String(255), nullable=False)
+    conversation_key = Column(String(300), nullable=False)
+    payload = Column(JSON, nullable=False)
+    status = Column(String(16), nullable=False, default="pending")  # pending|processing|done|failed
+    attempts = Column(Integer, nullable=False, default=0)
+    lease_until = Column(UtcDateTime)
+    error = Column(Text)
+    received_at = Column(UtcDateTime, nullable=False)
+    processed_at = Column(UtcDateTime)
+    __table_args__ = (
+        UniqueConstraint("channel", "platform_message_id", name="uq_inbox_channel_message"),
+        Index("ix_inbox_status", "status", "id"),
+        Index("ix_inbox_conversation", "conversation_key", "id"),
+    )
+
+
+class OutboxItem(Base):
+    __tablename__ = "outbox"
+    id = Column(Integer, primary_key=True)
+    message_id = Column(Integer, ForeignKey("messages.id"), nullable=False)
+    conversation_id = Column(Integer, ForeignKey("conversations.id"), nullable=False)
+    channel = Column(String(32), nullable=False)
+    payload = Column(JSON, nullable=False)
+    status = Column(String(16), nullable=False, default="pending")  # pending|sending|sent|failed
+    attempts = Column(Integer, nullable=False, default=0)
+    next_attempt_at = Column(UtcDateTime, nullable=False)
+    lease_until = Column(UtcDateTime)
+    # Sent with the request where the platform deduplicates retried sends.
+    idempotency_key = Column(String(64), nullable=False)
+    platform_message_id = Column(String(255))
+    error = Column(Text)
+    created_at = Column(UtcDateTime, nullable=False)
+    sent_at = Column(UtcDateTime)
+    __table_args__ = (
+        Index("ix_outbox_status", "status", "next_attempt_at"),
+        Index("ix_outbox_conversation", "conversation_id", "id"),
+    )
+
+
+class Order(Base):
+    """The demo brand's orders, looked up by the order-status custom action."""
+
+    __tablename__ = "orders"
+    number = Column(String(32), primary_key=True)
+    status = Column(String(32), nullable=False)
+    carrier = Column(String(64))
+    tracking_code = Column(String(64))
+    expected_delivery = Column(Date)
+    items = Column(Text, nullable=False, default="")

@@ -1,0 +1,109 @@
+"""Queries of the outbox: replies committed before they are sent, retried until delivered."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, exists, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from bot.messages import OutgoingMessage
+from bot.storage.dialect import lock_skipping
+from bot.storage.models import Message, OutboxItem
+
+
+async def enqueue(session: AsyncSession, message: Message, outgoing: OutgoingMessage, now: datetime) -> OutboxItem:
+    item = OutboxItem(
+        message_id=message.id,
+        conversation_id=message.conversation_id,
+        channel=outgoing.channel,
+        payload=outgoing.to_json(),
+        status="pending",
+        attempts=0,
+        next_attempt_at=now,
+        idempotency_key=uuid.uuid4().hex,
+        created_at=now,
+    )
+    session.add(item)
+    await session.flush()
+    return item
+
+
+async def claim_due(session: AsyncSession, now: datetime, lease_seconds: float, limit: int,
+                    channels: tuple[str, ...] | None = None) -> list[OutboxItem]:
+    """Claim due sends, at most one per conversation, each the oldest unsent of its conversation.
+
+    A conversation's replies leave in the order they were written: a later reply waits
+    while an earlier one is still being retried.
+    """
+    earlier = aliased(OutboxItem)
+    claimable = or_(
+        and_(OutboxItem.status == "pending", OutboxItem.next_attempt_at <= now),
+        and_(OutboxItem.status == "sending", OutboxItem.lease_until < now),
+    )
+    blocked = exists().where(
+        earlier.conversation_id == OutboxItem.conversation_id,
+        earlier.id < OutboxItem.id,
+        earlier.status.in_(("pending", "sending")),
+    )
+    query = select(OutboxItem.id, OutboxItem.status).where(claimable, ~blocked)
+    if channels is not None:
+        query = query.where(OutboxItem.channel.in_(channels))
+    candidates = (await session.execute(lock_skipping(session, query.order_by(OutboxItem.id).limit(limit)))).all()
+    claimed_ids = []
+    for candidate in candidates:
+        result = await session.execute(
+            update(OutboxItem)
+            .where(OutboxItem.id == candidate.id, OutboxItem.status == candidate.status, claimable)
+            .values(status="sending", lease_until=now + timedelta(seconds=lease_seconds),
+                    attempts=OutboxItem.attempts + 1)
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount == 1:
+            claimed_ids.append(candidate.id)
+    if not claimed_ids:
+        return []
+    rows = await session.execute(
+        select(OutboxItem).where(OutboxItem.id.in_(claimed_ids)).order_by(OutboxItem.id)
+        .execution_options(populate_existing=True)
+    )
+    return list(rows.scalars())
+
+
+async def mark_sent(session: AsyncSession, item: OutboxItem, platform_message_id: str | None, now: datetime) -> None:
+    await session.execute(
+        update(OutboxItem).where(OutboxItem.id == item.id)
+        .values(status="sent", sent_at=now, lease_until=None, platform_message_id=platform_message_id, error=None)
+    )
+    await session.execute(
+        update(Message).where(Message.id == item.message_id)
+        .values(delivery_status="sent", platform_message_id=platform_message_id, error=None)
+    )
+
+
+async def schedule_retry(session: AsyncSession, item: OutboxItem, error: str, at: datetime) -> None:
+    await session.execute(
+        update(OutboxItem).where(OutboxItem.id == item.id)
+        .values(status="pending", next_attempt_at=at, lease_until=None, error=error)
+    )
+    await session.execute(update(Message).where(Message.id == item.message_id).values(error=error))
+
+
+async def mark_failed(session: AsyncSession, item: OutboxItem, error: str) -> None:
+    await session.execute(
+        update(OutboxItem).where(OutboxItem.id == item.id)
+        .values(status="failed", lease_until=None, error=error)
+    )
+    await session.execute(
+        update(Message).where(Message.id == item.message_id).values(delivery_status="failed", error=error)
+    )
+
+
+async def next_due_at(session: AsyncSession) -> datetime | None:
+    from sqlalchemy import func
+
+    return (await session.execute(
+        select(func.min(OutboxItem.next_attempt_at)).where(OutboxItem.status == "pending")
+    )).scalar_one()

@@ -1,0 +1,78 @@
+"""Queries of the human queue: conversations waiting for, or owned by, an agent."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.handoff import check_transition
+from bot.storage.history import add_event
+from bot.storage.models import Conversation, Customer, Message
+
+
+@dataclass(frozen=True)
+class QueueEntry:
+    conversation_id: int
+    channel: str
+    customer: str
+    status: str
+    reason: str | None
+    priority: int
+    is_public: bool
+    sentiment: float | None
+    queued_at: datetime | None
+    assigned_agent: str | None
+    last_message: str
+
+
+async def hand_to_queue(session: AsyncSession, conversation: Conversation, reason: str, priority: int,
+                        now: datetime) -> None:
+    check_transition(conversation.status, "queued")
+    conversation.status = "queued"
+    conversation.handoff_reason = reason
+    conversation.priority = max(priority, conversation.priority or 0)
+    conversation.queued_at = now
+    conversation.updated_at = now
+    await add_event(session, conversation.id, "handoff", {"reason": reason, "priority": priority}, now)
+
+
+async def hand_back(session: AsyncSession, conversation_id: int, by: str, now: datetime) -> Conversation:
+    conversation = await session.get(Conversation, conversation_id, populate_existing=True)
+    if conversation is None:
+        raise LookupError(f"no conversation {conversation_id}")
+    check_transition(conversation.status, "bot")
+    conversation.status = "bot"
+    conversation.assigned_agent = None
+    conversation.queued_at = None
+    conversation.handoff_reason = None
+    conversation.priority = 0
+    conversation.updated_at = now
+    await add_event(session, conversation.id, "handback", {"by": by}, now)
+    return conversation
+
+
+async def waiting(session: AsyncSession, statuses: tuple[str, ...] = ("queued", "assigned")) -> list[QueueEntry]:
+    last_message_id = (
+        select(func.max(Message.id)).where(Message.conversation_id == Conversation.id, Message.direction == "in")
+        .correlate(Conversation).scalar_subquery()
+    )
+    rows = await session.execute(
+        select(Conversation, Customer, Message.text)
+        .join(Customer, Customer.id == Conversation.customer_id)
+        .outerjoin(Message, Message.id == last_message_id)
+        .where(Conversation.status.in_(statuses))
+        .order_by(Conversation.priority.desc(), Conversation.queued_at.asc(), Conversation.id.asc())
+    )
+    return [
+        QueueEntry(
+            conversation_id=conv.id, channel=conv.channel,
+            customer=customer.display_name or customer.external_id, status=conv.status,
+            reason=conv.handoff_reason, priority=conv.priority, is_public=conv.is_public,
+            sentiment=conv.sentiment, queued_at=conv.queued_at, assigned_agent=conv.assigned_agent,
+            last_message=text or "",
+        )
+        for conv, customer, text in rows.all()
+    ]

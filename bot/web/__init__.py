@@ -1,0 +1,1 @@
+"""Pages people use: the customer web chat (and, later, the agent console)."""

@@ -1,0 +1,95 @@
+"""The customer web chat: the page, and its WebSocket (protocol in channels/webchat.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+
+from aiohttp import WSMsgType, web
+
+from bot.bus import Bus, customer_topic
+from bot.inbox import Inbox, StorageUnavailable
+from bot.storage import history
+from bot.storage.database import Database
+from bot.web.pages import render
+from channels.base import WebhookRejected
+from channels.webchat import WebchatChannel, message_frame
+
+logger = logging.getLogger(__name__)
+
+WS_PATH = "/webhooks/webchat/ws"
+SENDER_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
+
+
+def webchat_routes(channel: WebchatChannel, inbox: Inbox, db: Database, bus: Bus, templates,
+                   brand_name: str) -> list[web.RouteDef]:
+    async def page(_: web.Request) -> web.Response:
+        return render(templates, "chat.html", brand_name=brand_name, ws_path=WS_PATH)
+
+    async def socket(request: web.Request) -> web.WebSocketResponse:
+        sender = request.query.get("sender", "")
+        if not SENDER_ID.match(sender):
+            raise web.HTTPBadRequest(text="'sender' must be 1-128 letters, digits or -_.:")
+        ws = web.WebSocketResponse(heartbeat=30)
+        await ws.prepare(request)
+        async with bus.subscribe(customer_topic(f"{channel.name}:{sender}")) as updates:
+            await ws.send_json(await history_frame(db, channel.name, sender))
+            forwarder = asyncio.create_task(_forward(updates, ws))
+            try:
+                async for frame in ws:
+                    if frame.type == WSMsgType.TEXT:
+                        await _receive(frame.data, sender, ws)
+                    elif frame.type == WSMsgType.BINARY:
+                        await ws.send_json({"type": "error", "reason": "frames must be JSON text", "client_id": None})
+            finally:
+                forwarder.cancel()
+        return ws
+
+    async def _receive(raw: str, sender: str, ws: web.WebSocketResponse) -> None:
+        try:
+            message = channel.parse_frame(sender, raw)
+            await inbox.accept([message])
+        except WebhookRejected as rejected:
+            await ws.send_json({"type": "error", "reason": rejected.reason, "client_id": _client_id(raw)})
+            return
+        except StorageUnavailable:
+            await ws.send_json({"type": "error", "reason": "We couldn't save your message. Please retry.",
+                                "client_id": _client_id(raw)})
+            return
+        await ws.send_json({"type": "ack", "client_id": message.message_id})
+
+    return [web.get("/", page), web.get("/chat", page), web.get(WS_PATH, socket)]
+
+
+async def _forward(updates, ws: web.WebSocketResponse) -> None:
+    while not ws.closed:
+        frame = await updates.get(timeout=30)
+        if frame is not None and not ws.closed:
+            await ws.send_json(frame)
+
+
+async def history_frame(db: Database, channel: str, sender: str, limit: int = 200) -> dict:
+    async with db.session() as session:
+        conversation = await history.find_conversation(session, channel, sender)
+        if conversation is None:
+            return {"type": "history", "messages": [], "status": "bot", "agent_name": None}
+        messages = (await history.messages_of(session, conversation.id))[-limit:]
+    return {
+        "type": "history", "status": conversation.status, "agent_name": conversation.assigned_agent,
+        "messages": [
+            message_frame(m.id, m.author, m.text, (m.data or {}).get("buttons") or [], (m.data or {}).get("image"),
+                          m.agent_name, m.created_at.isoformat(), m.client_id)
+            for m in messages
+        ],
+    }
+
+
+def _client_id(raw: str) -> str | None:
+    import json
+
+    try:
+        value = json.loads(raw).get("client_id")
+    except (ValueError, AttributeError):
+        return None
+    return value if isinstance(value, str) else None

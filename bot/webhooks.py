@@ -1,0 +1,94 @@
+"""One route factory for every channel: handshake, verify, parse, store, acknowledge.
+
+The acknowledgement comes after the messages are committed to the inbox and before any
+NLU runs. Rasa's REST channel is the one exception its contract demands: it answers
+with the replies, so its route waits for the worker.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from aiohttp import web
+
+from bot.inbox import Inbox, StorageUnavailable
+from bot.messages import Button, OutgoingMessage
+from bot.storage.models import Message
+from channels.base import Channel, WebhookRejected, WebhookRequest
+
+logger = logging.getLogger(__name__)
+
+
+def _request(request: web.Request, body: bytes) -> WebhookRequest:
+    return WebhookRequest(method=request.method, headers=request.headers, query=request.query, body=body)
+
+
+def rejection(status: int, reason: str) -> web.Response:
+    return web.json_response({"error": reason}, status=status)
+
+
+async def _read_body(request: web.Request) -> bytes:
+    try:
+        return await request.read()
+    except web.HTTPRequestEntityTooLarge as error:
+        raise WebhookRejected(413, f"the body is larger than {error.max_size} bytes") from error
+
+
+def channel_routes(channel: Channel, inbox: Inbox) -> list[web.RouteDef]:
+    path = f"/webhooks/{channel.name}/webhook"
+
+    async def handshake(request: web.Request) -> web.Response:
+        try:
+            answer = channel.handshake(_request(request, b""))
+        except WebhookRejected as rejected:
+            return rejection(rejected.status, rejected.reason)
+        if answer is None:
+            return web.json_response({"status": "ok", "channel": channel.name})
+        return web.Response(status=answer.status, text=answer.body, content_type=answer.content_type)
+
+    async def receive(request: web.Request) -> web.Response:
+        try:
+            messages = channel.parse(_request(request, await _read_body(request)))
+            accepted = await inbox.accept(messages)
+        except WebhookRejected as rejected:
+            logger.info("%s webhook rejected: %s", channel.name, rejected.reason)
+            return rejection(rejected.status, rejected.reason)
+        except StorageUnavailable:
+            return rejection(503, "storage unavailable, retry later")
+        duplicates = sum(a.duplicate for a in accepted)
+        return web.json_response({"status": "ok", "accepted": len(accepted) - duplicates, "duplicates": duplicates})
+
+    return [web.get(path, handshake), web.post(path, receive)]
+
+
+def rest_routes(channel: Channel, inbox: Inbox, reply_timeout: float) -> list[web.RouteDef]:
+    path = f"/webhooks/{channel.name}/webhook"
+
+    async def status(_: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
+
+    async def receive(request: web.Request) -> web.Response:
+        try:
+            messages = channel.parse(_request(request, await _read_body(request)))
+            accepted = await inbox.accept(messages)
+        except WebhookRejected as rejected:
+            return rejection(rejected.status, rejected.reason)
+        except StorageUnavailable:
+            return rejection(503, "storage unavailable, retry later")
+        (item,) = accepted
+        if not await inbox.wait_processed(item.inbox_id, reply_timeout):
+            # Accepted and safe; the answer will be in the history. Rasa clients get [].
+            return web.json_response([])
+        replies = await inbox.replies_to(item.inbox_id, mark_delivered=not item.duplicate)
+        return web.json_response([_rasa_reply(reply, messages[0].sender_id) for reply in replies])
+
+    return [web.get(path, status), web.get(f"/webhooks/{channel.name}", status), web.post(path, receive)]
+
+
+def _rasa_reply(message: Message, recipient: str) -> dict:
+    data = message.data or {}
+    return OutgoingMessage(
+        channel="rest", recipient_id=recipient, text=message.text,
+        buttons=tuple(Button(**b) for b in data.get("buttons") or ()),
+        image=data.get("image"), custom=data.get("custom"),
+    ).as_rasa_response()

@@ -1,0 +1,182 @@
+"""The dialogue worker: claims inbox messages one conversation at a time, asks the model or
+leaves the message for a person, and commits the replies to the outbox.
+
+A message is done when its replies are in the outbox, in the same transaction; a worker
+that dies before that leaves its claim to expire and another worker answers instead, so
+every accepted message is answered exactly once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from bot import handoff
+from bot.bus import CONSOLE_TOPIC, INBOX_TOPIC, OUTBOX_TOPIC, Bus, customer_topic, processed_topic
+from bot.engine import Turn
+from bot.messages import IncomingMessage, OutgoingMessage, utcnow
+from bot.router import PoliteReply, ToHuman, ToModel, route
+from bot.sentiment import SentimentScorer
+from bot.settings import Settings
+from bot.storage import history, inbox, outbox
+from bot.storage.database import Database
+from bot.storage.models import Conversation, InboxItem
+from bot.storage.queue import hand_to_queue
+
+logger = logging.getLogger(__name__)
+
+
+class Engine(Protocol):
+    async def handle(self, conversation_key: str, text: str, *, channel: str, message_id: str,
+                     metadata: dict | None = None) -> Turn: ...
+
+
+class DialogueWorker:
+    def __init__(self, db: Database, engine: Engine, bus: Bus, settings: Settings,
+                 sentiment: SentimentScorer, clock: Callable[[], datetime] = utcnow) -> None:
+        self.db = db
+        self.engine = engine
+        self.bus = bus
+        self.settings = settings
+        self.sentiment = sentiment
+        self.clock = clock
+        self._wake = asyncio.Event()
+
+    async def run(self) -> None:
+        """Claim and process messages until cancelled, `worker_concurrency` at a time."""
+        async with self.bus.subscribe(INBOX_TOPIC) as notices:
+            waker = asyncio.create_task(self._wake_on(notices))
+            try:
+                await asyncio.gather(*(self._loop() for _ in range(self.settings.worker_concurrency)))
+            finally:
+                waker.cancel()
+
+    async def _wake_on(self, notices) -> None:
+        while True:
+            if await notices.get() is not None:
+                self._wake.set()
+
+    async def _loop(self) -> None:
+        while True:
+            try:
+                worked = await self.process_next()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                # The database was unreachable or a bug: log, pause, go on.
+                logger.exception("dialogue worker failed; retrying shortly")
+                await asyncio.sleep(self.settings.poll_interval)
+                continue
+            if not worked:
+                self._wake.clear()
+                try:
+                    await asyncio.wait_for(self._wake.wait(), self.settings.poll_interval)
+                except asyncio.TimeoutError:
+                    pass
+
+    async def process_next(self) -> bool:
+        async with self.db.session() as session:
+            item = await inbox.claim_next(session, self.clock(), self.settings.inbox_lease_seconds)
+        if item is None:
+            return False
+        try:
+            await self.process(item)
+        except Exception as error:
+            logger.exception("message %s failed; it will be retried", item.id)
+            retry_at = self.clock() + timedelta(seconds=min(2 ** item.attempts, 60))
+            async with self.db.session() as session:
+                if item.attempts >= 5:
+                    await inbox.finish(session, item.id, self.clock(), status="failed", error=repr(error))
+                else:
+                    await inbox.release(session, item.id, repr(error), retry_at)
+            if item.attempts >= 5:
+                await self.bus.publish(processed_topic(item.id), {"inbox_id": item.id, "status": "failed"})
+        return True
+
+    async def process(self, item: InboxItem) -> None:
+        message = IncomingMessage.from_json(item.payload)
+        now = self.clock()
+        score = self.sentiment.score(message.text)
+        async with self.db.session() as session:
+            customer = await history.customer_for(session, message.channel, message.sender_id,
+                                                  message.sender_name, now)
+            conversation = await history.open_conversation(session, customer, message.channel, now, lock=True)
+            incoming = await history.record_incoming(session, conversation, item.id, message, score, now)
+            incoming_id, conversation_id, status = incoming.id, conversation.id, conversation.status
+            decision = route(message, status)
+            if isinstance(decision, ToHuman):
+                await inbox.finish(session, item.id, now)
+        if isinstance(decision, ToHuman):
+            await self._notify(item.id, message, {"type": "customer_message", "conversation_id": conversation_id})
+            return
+
+        turn: Turn | None = None
+        if isinstance(decision, ToModel):
+            turn = await self.engine.handle(message.conversation_key, decision.text, channel=message.channel,
+                                            message_id=message.message_id,
+                                            metadata={"is_public": message.is_public})
+            replies = [_outgoing(message, r.text, r.buttons, r.image, r.custom) for r in turn.replies]
+        else:
+            assert isinstance(decision, PoliteReply)
+            replies = [_outgoing(message, decision.text)]
+
+        handover = handoff.decide(
+            requested_reason=turn.handoff_reason if turn else None,
+            is_public=message.is_public, sentiment=score,
+            negative_threshold=self.settings.negative_sentiment_threshold,
+            intent=turn.intent if turn else None,
+        )
+        now = self.clock()
+        async with self.db.session() as session:
+            conversation = await session.get(Conversation, conversation_id, populate_existing=True)
+            if turn is not None:
+                record = await history.incoming_for_inbox(session, item.id)
+                record.intent, record.confidence, record.entities = turn.intent, turn.confidence, turn.entities
+                await history.add_event(session, conversation_id, "nlu", {
+                    "message_id": incoming_id, "intent": turn.intent, "confidence": turn.confidence,
+                    "entities": turn.entities, "ranking": turn.intent_ranking}, now)
+                if turn.actions:
+                    await history.add_event(session, conversation_id, "actions",
+                                            {"message_id": incoming_id, "actions": turn.actions}, now)
+            else:
+                await history.add_event(session, conversation_id, "polite_reply",
+                                        {"message_id": incoming_id, "reason": decision.reason}, now)
+            if handover is not None and (turn is None or turn.handoff_reason is None):
+                # Handed over on sentiment, not by the model: its routine answer would
+                # sound deaf to an upset customer, so a person's promise replaces it.
+                replies = [_outgoing(message, EMPATHETIC_HANDOFF)]
+            for reply in replies:
+                record = await history.record_outgoing(session, conversation, item.id, reply, now)
+                await outbox.enqueue(session, record, reply, now)
+            if handover is not None and conversation.status == "bot":
+                await hand_to_queue(session, conversation, handover.reason, handover.priority, now)
+            await inbox.finish(session, item.id, now)
+            status = conversation.status
+        if replies:
+            await self.bus.publish(OUTBOX_TOPIC, {"conversation_id": conversation_id})
+        if handover is not None:
+            await self.bus.publish(customer_topic(message.conversation_key), {"type": "status", "status": status})
+        await self._notify(item.id, message, {"type": "handoff" if handover else "answered",
+                                              "conversation_id": conversation_id})
+
+    async def _notify(self, inbox_id: int, message: IncomingMessage, console_event: dict) -> None:
+        await self.bus.publish(processed_topic(inbox_id), {"inbox_id": inbox_id, "status": "done"})
+        await self.bus.publish(CONSOLE_TOPIC, console_event)
+
+
+EMPATHETIC_HANDOFF = ("I'm sorry about this. I'm passing your message to a member of our team, "
+                      "who will get back to you here as soon as possible.")
+
+
+def _outgoing(message: IncomingMessage, text: str, buttons=(), image=None, custom=None) -> OutgoingMessage:
+    return OutgoingMessage(
+        channel=message.channel, recipient_id=message.sender_id, text=text, buttons=tuple(buttons),
+        image=image, custom=custom, author="bot", is_public=message.is_public, thread_id=message.thread_id,
+    )
+
+
+async def announce_new_work(bus: Bus) -> None:
+    await bus.publish(INBOX_TOPIC, {})

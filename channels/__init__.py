@@ -1,0 +1,1 @@
+"""One module per platform: verify, parse into IncomingMessage, send OutgoingMessage."""

@@ -1,0 +1,67 @@
+"""Rasa's REST channel contract: POST {"sender", "message"} and get the replies back.
+
+Existing Rasa REST clients work unchanged. An optional "message_id" deduplicates a
+retried request: the retry gets the first request's replies, never a second answer.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+from bot.messages import IncomingMessage
+from channels.base import Delivery, HandshakeResponse, SendResult, WebhookRejected, WebhookRequest
+
+
+def decode_json_object(body: bytes) -> dict[str, Any]:
+    """The body as a JSON object, or a 400 that says what is wrong with it."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise WebhookRejected(400, f"the body is not UTF-8 (byte {error.start})") from error
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise WebhookRejected(400, f"malformed JSON: {error.msg} at line {error.lineno} column {error.colno}") from error
+    if not isinstance(data, dict):
+        raise WebhookRejected(400, "the body must be a JSON object")
+    return data
+
+
+class RestChannel:
+    name = "rest"
+
+    def __init__(self, max_text_chars: int = 4096) -> None:
+        self.max_text_chars = max_text_chars
+
+    def handshake(self, request: WebhookRequest) -> HandshakeResponse | None:
+        return None
+
+    def parse(self, request: WebhookRequest) -> list[IncomingMessage]:
+        data = decode_json_object(request.body)
+        sender, text = data.get("sender"), data.get("message")
+        if sender is None or text is None:
+            missing = [name for name in ("sender", "message") if data.get(name) is None]
+            raise WebhookRejected(400, f"missing field(s): {', '.join(missing)}")
+        if not isinstance(sender, str) or not sender.strip():
+            raise WebhookRejected(400, "'sender' must be a non-empty string")
+        if not isinstance(text, str):
+            raise WebhookRejected(400, "'message' must be a string")
+        if not text.strip():
+            raise WebhookRejected(400, "'message' is empty")
+        if len(text) > self.max_text_chars:
+            raise WebhookRejected(400, f"'message' is longer than {self.max_text_chars} characters")
+        message_id = data.get("message_id")
+        if message_id is not None and not isinstance(message_id, (str, int)):
+            raise WebhookRejected(400, "'message_id' must be a string")
+        metadata = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}
+        return [IncomingMessage(
+            channel=self.name, sender_id=sender.strip()[:255], text=text,
+            message_id=str(message_id) if message_id is not None else uuid.uuid4().hex,
+            metadata=metadata,
+        )]
+
+    async def send(self, delivery: Delivery) -> SendResult:
+        # The replies went back in the HTTP response that carried the message.
+        return SendResult.sent()

@@ -1,0 +1,65 @@
+"""The web chat widget on the brand's own site, over a WebSocket.
+
+Customer frames are parsed here; replies are published on the bus to whichever web
+process holds the customer's socket (bot/webchat.py forwards them).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from bot.bus import Bus, customer_topic
+from bot.messages import IncomingMessage, utcnow
+from channels.base import Delivery, HandshakeResponse, SendResult, WebhookRejected, WebhookRequest
+
+
+class WebchatChannel:
+    name = "webchat"
+
+    def __init__(self, bus: Bus, max_text_chars: int = 4096) -> None:
+        self.bus = bus
+        self.max_text_chars = max_text_chars
+
+    def handshake(self, request: WebhookRequest) -> HandshakeResponse | None:
+        return None
+
+    def parse(self, request: WebhookRequest) -> list[IncomingMessage]:
+        raise WebhookRejected(405, "the web chat speaks over its WebSocket")
+
+    def parse_frame(self, sender_id: str, raw: str) -> IncomingMessage:
+        try:
+            frame = json.loads(raw)
+        except json.JSONDecodeError as error:
+            raise WebhookRejected(400, f"malformed JSON: {error.msg}") from error
+        if not isinstance(frame, dict):
+            raise WebhookRejected(400, "a frame must be a JSON object")
+        kind, client_id = frame.get("type"), frame.get("client_id")
+        if not isinstance(client_id, str) or not client_id or len(client_id) > 128:
+            raise WebhookRejected(400, "'client_id' must be a short non-empty string")
+        text = frame.get("text") if kind == "message" else frame.get("title")
+        if kind not in ("message", "postback"):
+            raise WebhookRejected(400, f"unknown frame type {kind!r}")
+        if not isinstance(text, str) or not text.strip():
+            raise WebhookRejected(400, "the message is empty")
+        if len(text) > self.max_text_chars:
+            raise WebhookRejected(400, f"the message is longer than {self.max_text_chars} characters")
+        payload = frame.get("payload") if kind == "postback" else None
+        if payload is not None and (not isinstance(payload, str) or not payload.startswith("/")):
+            raise WebhookRejected(400, "a postback payload must be an intent ('/name')")
+        return IncomingMessage(channel=self.name, sender_id=sender_id, text=text, message_id=client_id,
+                               payload=payload, metadata={"client_id": client_id})
+
+    async def send(self, delivery: Delivery) -> SendResult:
+        message = delivery.message
+        await self.bus.publish(customer_topic(f"{self.name}:{message.recipient_id}"),
+                               message_frame(delivery.history_id, message.author, message.text,
+                                             [b.__dict__ for b in message.buttons], message.image,
+                                             message.agent_name, utcnow().isoformat(), None))
+        return SendResult.sent(f"webchat-{delivery.history_id}")
+
+
+def message_frame(history_id: int, author: str, text: str, buttons: list[dict[str, str]], image: str | None,
+                  agent_name: str | None, created_at: str, client_id: str | None) -> dict[str, Any]:
+    return {"type": "message", "id": str(history_id), "author": author, "text": text, "buttons": buttons,
+            "image": image, "agent_name": agent_name, "created_at": created_at, "client_id": client_id}

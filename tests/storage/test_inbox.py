@@ -1,0 +1,71 @@
+"""The inbox on both backends: stored once, claimed in order per conversation, leases expire."""
+
+from datetime import timedelta
+
+from bot.messages import IncomingMessage, utcnow
+from bot.storage import inbox
+
+
+def msg(sender: str, message_id: str, text: str = "hi") -> IncomingMessage:
+    return IncomingMessage(channel="rest", sender_id=sender, text=text, message_id=message_id)
+
+
+async def test_a_redelivered_message_is_stored_once(db):
+    async with db.session() as session:
+        (first,) = await inbox.accept(session, [msg("a", "m1")], utcnow())
+    async with db.session() as session:
+        (again,) = await inbox.accept(session, [msg("a", "m1", "different text")], utcnow())
+        assert await inbox.count_unfinished(session) == 1
+    assert not first.duplicate and again.duplicate and again.inbox_id == first.inbox_id
+
+
+async def test_a_batch_with_a_known_message_stores_only_the_new_ones(db):
+    async with db.session() as session:
+        await inbox.accept(session, [msg("a", "m1")], utcnow())
+    async with db.session() as session:
+        accepted = await inbox.accept(session, [msg("a", "m1"), msg("b", "m2")], utcnow())
+    assert [a.duplicate for a in accepted] == [True, False]
+
+
+async def test_one_conversation_is_claimed_in_order_and_others_in_parallel(db):
+    now = utcnow()
+    async with db.session() as session:
+        await inbox.accept(session, [msg("a", "1"), msg("a", "2"), msg("b", "3")], now)
+    async with db.session() as session:
+        first = await inbox.claim_next(session, now, 30)
+    async with db.session() as session:
+        second = await inbox.claim_next(session, now, 30)
+    async with db.session() as session:
+        # a's second message waits for its first; nothing else is claimable.
+        assert await inbox.claim_next(session, now, 30) is None
+    assert (first.platform_message_id, second.platform_message_id) == ("1", "3")
+    async with db.session() as session:
+        await inbox.finish(session, first.id, now)
+    async with db.session() as session:
+        third = await inbox.claim_next(session, now, 30)
+    assert third.platform_message_id == "2"
+
+
+async def test_the_claim_of_a_dead_worker_expires(db):
+    now = utcnow()
+    async with db.session() as session:
+        await inbox.accept(session, [msg("a", "1")], now)
+    async with db.session() as session:
+        claimed = await inbox.claim_next(session, now, 5)
+    async with db.session() as session:
+        assert await inbox.claim_next(session, now + timedelta(seconds=4), 5) is None
+    async with db.session() as session:
+        again = await inbox.claim_next(session, now + timedelta(seconds=6), 5)
+    assert again.id == claimed.id and again.attempts == 2
+
+
+async def test_reset_claims_returns_them_at_start_up(db):
+    now = utcnow()
+    async with db.session() as session:
+        await inbox.accept(session, [msg("a", "1")], now)
+    async with db.session() as session:
+        await inbox.claim_next(session, now, 600)
+    async with db.session() as session:
+        assert await inbox.reset_claims(session) == 1
+    async with db.session() as session:
+        assert (await inbox.claim_next(session, now, 600)) is not None

@@ -1,0 +1,1 @@
+"""Test harness: real databases, a real trained model, the real service process."""

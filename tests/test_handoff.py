@@ -1,0 +1,40 @@
+import pytest
+
+from bot.handoff import TransitionError, check_transition, decide, priority
+
+
+def test_priority_orders_public_before_negative_before_plain():
+    public = priority(reason="complaint", is_public=True, sentiment=0.0, negative_threshold=-0.6)
+    negative = priority(reason="complaint", is_public=False, sentiment=-0.8, negative_threshold=-0.6)
+    plain = priority(reason="customer_request", is_public=False, sentiment=0.1, negative_threshold=-0.6)
+    assert public > negative > plain
+
+
+def test_the_models_request_is_taken_with_its_reason():
+    handoff = decide(requested_reason="customer_request", is_public=False, sentiment=0.0,
+                     negative_threshold=-0.6, intent="request_human")
+    assert handoff is not None and handoff.reason == "customer_request"
+
+
+def test_strong_negative_sentiment_hands_over_even_when_the_model_would_answer():
+    handoff = decide(requested_reason=None, is_public=False, sentiment=-0.85, negative_threshold=-0.6,
+                     intent="order_status")
+    assert handoff is not None and handoff.reason == "negative_sentiment"
+
+
+def test_a_public_complaint_is_never_left_to_the_bot():
+    handoff = decide(requested_reason=None, is_public=True, sentiment=-0.1, negative_threshold=-0.6,
+                     intent="complaint")
+    assert handoff is not None and handoff.reason == "public_complaint" and handoff.priority >= 100
+
+
+def test_a_routine_question_stays_with_the_bot():
+    assert decide(requested_reason=None, is_public=False, sentiment=0.2, negative_threshold=-0.6,
+                  intent="opening_hours") is None
+
+
+def test_transitions_follow_the_state_machine():
+    check_transition("bot", "queued")
+    check_transition("assigned", "bot")
+    with pytest.raises(TransitionError):
+        check_transition("bot", "assigned")
