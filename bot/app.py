@@ -12,9 +12,11 @@ from aiohttp import web
 
 from bot.bus import Bus, LocalBus
 from bot.engine import DialogueEngine, EngineError, find_model, read_endpoints
+from bot.http import HttpClient
 from bot.inbox import Inbox
 from bot.messages import utcnow
 from bot.outbox import OutboxSender
+from bot.redis_bus import RedisBus
 from bot.sentiment import SentimentScorer
 from bot.settings import Settings, endpoint_variables
 from bot.storage import inbox as inbox_store
@@ -25,6 +27,7 @@ from bot.webchat import webchat_routes
 from bot.webhooks import channel_routes, rest_routes
 from bot.worker import DialogueWorker
 from channels.base import Channel
+from channels.registry import build_platform_channels, missing_settings
 from channels.rest import RestChannel
 from channels.webchat import WebchatChannel
 
@@ -42,7 +45,7 @@ class Roles:
 
 
 DB_KEY = web.AppKey("db", Database)
-BUS_KEY = web.AppKey("bus", LocalBus)
+BUS_KEY = web.AppKey("bus", object)
 SETTINGS_KEY = web.AppKey("settings", Settings)
 ENGINE_KEY = web.AppKey("engine", DialogueEngine)
 
@@ -51,23 +54,29 @@ def create_app(settings: Settings, roles: Roles = Roles(), *, bus: Bus | None = 
                clock: Callable[[], datetime] = utcnow) -> web.Application:
     app = web.Application(client_max_size=settings.max_body_bytes, middlewares=[security_headers])
     db = Database(settings.database_url)
-    bus = bus or LocalBus()
+    bus = bus or (RedisBus(settings.redis_url) if settings.redis_url else LocalBus())
     app[SETTINGS_KEY] = settings
     app[DB_KEY] = db
     app[BUS_KEY] = bus
     inbox = Inbox(db, bus, clock, settings.poll_interval)
     rest = RestChannel(settings.max_text_chars)
     webchat = WebchatChannel(bus, settings.max_text_chars)
-    channels: dict[str, Channel] = {rest.name: rest, webchat.name: webchat}
+    http = HttpClient(settings.http_timeout)
+    channels: dict[str, Channel] = {rest.name: rest, webchat.name: webchat,
+                                    **build_platform_channels(settings, http, bus)}
 
     async def database(app: web.Application) -> AsyncIterator[None]:
+        if isinstance(bus, RedisBus):
+            await bus.start()
         if roles.reclaim_on_start:
             async with db.session() as session:
                 reclaimed = await inbox_store.reset_claims(session)
             if reclaimed:
                 logger.info("resuming %d message(s) accepted before the last stop", reclaimed)
         yield
+        await http.close()
         await db.close()
+        await bus.close()
 
     app.cleanup_ctx.append(database)
 
@@ -79,7 +88,12 @@ def create_app(settings: Settings, roles: Roles = Roles(), *, bus: Bus | None = 
         app.router.add_routes(rest_routes(rest, inbox, settings.rest_reply_timeout))
         app.router.add_routes(webchat_routes(webchat, inbox, db, bus, templates, settings.brand_name))
         for channel in channels.values():
-            if channel.name not in (rest.name, webchat.name):
+            if channel.name in (rest.name, webchat.name):
+                continue
+            if hasattr(channel, "attach"):
+                # A channel with its own transport (socket.io) mounts itself.
+                channel.attach(app, inbox, db)
+            else:
                 app.router.add_routes(channel_routes(channel, inbox))
         app.router.add_static("/static", STATIC_DIR)
     app.router.add_get("/health", _health(settings, roles, channels))
@@ -140,7 +154,9 @@ def _health(settings: Settings, roles: Roles, channels: dict[str, Channel]):
             "database": database,
             "backlog": backlog,
             "roles": [name for name, on in (("web", roles.web), ("worker", roles.worker)) if on],
-            "channels": sorted(channels),
+            "channels": {name: ("configured" if not missing_settings(channel)
+                                else f"not configured: set {', '.join(missing_settings(channel))}")
+                         for name, channel in sorted(channels.items())},
         }
         return web.json_response(body, status=200 if database == "ok" else 503)
 

@@ -112,6 +112,10 @@ class DialogueEngine:
         return self.model_path.name
 
     async def start(self) -> None:
+        from rasa.utils.log_utils import configure_structlog
+
+        # Rasa's structured logs would print every prediction; warnings are enough here.
+        configure_structlog(logging.WARNING)
         self._thread = _LoopThread("dialogue-engine")
         self._agent = await self._thread.call(self._load(self.model_path))
         logger.info("dialogue model %s loaded", self.model_name)

@@ -9,8 +9,8 @@ from datetime import datetime
 
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from bot.bus import INBOX_TOPIC, Bus, processed_topic
-from bot.messages import IncomingMessage, utcnow
+from bot.bus import CONSOLE_TOPIC, INBOX_TOPIC, Bus, processed_topic
+from bot.messages import IncomingMessage, StatusUpdate, utcnow
 from bot.storage import history
 from bot.storage import inbox as store
 from bot.storage.database import Database
@@ -42,6 +42,19 @@ class Inbox:
         if any(not a.duplicate for a in accepted):
             await self.bus.publish(INBOX_TOPIC, {"count": len(accepted)})
         return accepted
+
+    async def record_statuses(self, updates: list[StatusUpdate]) -> int:
+        """Delivery and read receipts update the history; unknown ids are ignored."""
+        if not updates:
+            return 0
+        try:
+            async with self.db.session() as session:
+                matched = [await history.apply_status(session, u) for u in updates]
+        except (OperationalError, DBAPIError, OSError, ConnectionError) as error:
+            raise StorageUnavailable(str(error)) from error
+        if any(matched):
+            await self.bus.publish(CONSOLE_TOPIC, {"type": "delivery_status", "count": sum(matched)})
+        return sum(matched)
 
     async def wait_processed(self, inbox_id: int, timeout: float) -> bool:
         """Wait until the worker has answered (or left for a person) this message."""

@@ -100,3 +100,16 @@ class OutgoingMessage:
         if self.custom:
             response["custom"] = self.custom
         return response
+
+
+@dataclass(frozen=True)
+class StatusUpdate:
+    """A platform's receipt for one of our sends: delivered, read, or failed."""
+
+    channel: str
+    platform_message_id: str
+    status: str  # delivered | read | failed
+    error: str | None = None
+
+
+DELIVERY_ORDER = {"pending": 0, "sent": 1, "delivered": 2, "read": 3}

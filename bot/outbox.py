@@ -66,18 +66,20 @@ class OutboxSender:
     async def send_due(self, limit: int = 32) -> int:
         async with self.db.session() as session:
             items = await outbox.claim_due(session, self.clock(), self.lease_seconds, limit)
+            last_seen = await outbox.customer_last_seen(session, {i.conversation_id for i in items}) if items else {}
         if items:
-            await asyncio.gather(*(self._deliver(item) for item in items))
+            await asyncio.gather(*(self._deliver(item, last_seen.get(item.conversation_id)) for item in items))
         return len(items)
 
-    async def _deliver(self, item: OutboxItem) -> None:
+    async def _deliver(self, item: OutboxItem, customer_last_message_at: datetime | None) -> None:
         message = OutgoingMessage.from_json(item.payload)
         channel = self.channels.get(item.channel)
         if channel is None:
             result = SendResult.failed(f"channel {item.channel} is not configured")
         else:
             try:
-                result = await channel.send(Delivery(message, item.message_id, item.idempotency_key, item.attempts))
+                result = await channel.send(Delivery(message, item.message_id, item.idempotency_key, item.attempts,
+                                                     customer_last_message_at))
             except Exception as error:  # a bug or a network error the channel did not map
                 logger.exception("sending outbox item %s through %s failed", item.id, item.channel)
                 result = SendResult.retry(repr(error))

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from bot.handoff import HUMAN_STATES
 from bot.messages import IncomingMessage
+from bot.moderation import assess
 
 
 @dataclass(frozen=True)
@@ -30,7 +31,14 @@ class PoliteReply:
     reason: str
 
 
-Route = ToHuman | ToModel | PoliteReply
+@dataclass(frozen=True)
+class Moderate:
+    """Abuse or spam on a public post: flagged for moderation, never answered."""
+
+    reason: str
+
+
+Route = ToHuman | ToModel | PoliteReply | Moderate
 
 UNREADABLE_KINDS = {
     "image": "photo",
@@ -43,6 +51,8 @@ UNREADABLE_KINDS = {
 
 
 def route(message: IncomingMessage, conversation_status: str) -> Route:
+    if message.is_public and (verdict := assess(message.text)).flagged:
+        return Moderate(verdict.reason or "flagged")
     if conversation_status in HUMAN_STATES:
         return ToHuman()
     if message.payload:

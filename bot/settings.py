@@ -69,15 +69,37 @@ class Settings:
     outbox_backoff_max: float = 300.0
     http_timeout: float = 10.0
 
+    # Platforms. A channel whose credentials are empty refuses its webhook with 403.
+    # Every API base URL is a setting, so tests point them at fake servers on loopback.
+    meta_app_secret: str = ""
+    meta_verify_token: str = ""
+    meta_page_access_token: str = ""
+    meta_page_id: str = ""
+    instagram_account_id: str = ""
+    meta_graph_url: str = "https://graph.facebook.com/v19.0"
+    # Hide abusive comments on the brand's page through the API (they are flagged anyway).
+    hide_abusive_comments: bool = False
+    whatsapp_access_token: str = ""
+    whatsapp_phone_number_id: str = ""
+    twitter_consumer_secret: str = ""
+    twitter_access_token: str = ""
+    twitter_user_id: str = ""
+    twitter_api_url: str = "https://api.twitter.com"
+    telegram_bot_token: str = ""
+    telegram_secret_token: str = ""
+    telegram_api_url: str = "https://api.telegram.org"
+
     @classmethod
     def from_mapping(cls, source: Mapping[str, str]) -> Settings:
         values: dict[str, Any] = {}
         for spec in fields(cls):
             raw = source.get(spec.name.upper())
-            if raw is None or raw == "" and spec.name != "action_endpoint_url":
+            if raw is None or raw == "":
                 continue
             values[spec.name] = _convert(spec.name, spec.type, raw)
         settings = cls(**values)
+        if settings.is_sqlite:
+            settings = replace(settings, database_url=_anchored_sqlite(settings.database_url))
         if not settings.public_url:
             settings = replace(settings, public_url=f"http://{settings.host}:{settings.port}")
         return settings
@@ -90,6 +112,14 @@ class Settings:
     def sync_database_url(self) -> str:
         """The same database for synchronous clients (Alembic, Rasa's SQLTrackerStore)."""
         return self.database_url.replace("+aiosqlite", "").replace("+asyncpg", "+psycopg2")
+
+
+def _anchored_sqlite(url: str) -> str:
+    """A relative SQLite path is relative to the project, not to wherever we were started."""
+    scheme, _, path = url.partition(":///")
+    if path and not path.startswith("/") and path != ":memory:":
+        return f"{scheme}:///{PROJECT_DIR / path}"
+    return url
 
 
 def _convert(name: str, type_name: Any, raw: str) -> Any:

@@ -12,9 +12,10 @@ import logging
 from aiohttp import web
 
 from bot.inbox import Inbox, StorageUnavailable
-from bot.messages import Button, OutgoingMessage
+from bot.messages import Button, IncomingMessage, OutgoingMessage, StatusUpdate
 from bot.storage.models import Message
 from channels.base import Channel, WebhookRejected, WebhookRequest
+from channels.registry import missing_settings
 
 logger = logging.getLogger(__name__)
 
@@ -34,10 +35,20 @@ async def _read_body(request: web.Request) -> bytes:
         raise WebhookRejected(413, f"the body is larger than {error.max_size} bytes") from error
 
 
+def _not_configured(channel: Channel) -> web.Response | None:
+    missing = missing_settings(channel)
+    if not missing:
+        return None
+    logger.warning("%s webhook refused: set %s", channel.name, ", ".join(missing))
+    return rejection(403, f"{channel.name} is not configured: set {', '.join(missing)}")
+
+
 def channel_routes(channel: Channel, inbox: Inbox) -> list[web.RouteDef]:
     path = f"/webhooks/{channel.name}/webhook"
 
     async def handshake(request: web.Request) -> web.Response:
+        if (refused := _not_configured(channel)) is not None:
+            return refused
         try:
             answer = channel.handshake(_request(request, b""))
         except WebhookRejected as rejected:
@@ -47,8 +58,12 @@ def channel_routes(channel: Channel, inbox: Inbox) -> list[web.RouteDef]:
         return web.Response(status=answer.status, text=answer.body, content_type=answer.content_type)
 
     async def receive(request: web.Request) -> web.Response:
+        if (refused := _not_configured(channel)) is not None:
+            return refused
         try:
-            messages = channel.parse(_request(request, await _read_body(request)))
+            parsed = channel.parse(_request(request, await _read_body(request)))
+            messages = [p for p in parsed if isinstance(p, IncomingMessage)]
+            await inbox.record_statuses([p for p in parsed if isinstance(p, StatusUpdate)])
             accepted = await inbox.accept(messages)
         except WebhookRejected as rejected:
             logger.info("%s webhook rejected: %s", channel.name, rejected.reason)

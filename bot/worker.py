@@ -18,7 +18,8 @@ from bot import handoff
 from bot.bus import CONSOLE_TOPIC, INBOX_TOPIC, OUTBOX_TOPIC, Bus, customer_topic, processed_topic
 from bot.engine import Turn
 from bot.messages import IncomingMessage, OutgoingMessage, utcnow
-from bot.router import PoliteReply, ToHuman, ToModel, route
+from bot import public
+from bot.router import Moderate, PoliteReply, ToHuman, ToModel, route
 from bot.sentiment import SentimentScorer
 from bot.settings import Settings
 from bot.storage import history, inbox, outbox
@@ -107,10 +108,14 @@ class DialogueWorker:
             incoming = await history.record_incoming(session, conversation, item.id, message, score, now)
             incoming_id, conversation_id, status = incoming.id, conversation.id, conversation.status
             decision = route(message, status)
-            if isinstance(decision, ToHuman):
+            if isinstance(decision, Moderate):
+                await self._moderate(session, conversation, message, decision.reason, now)
+            if isinstance(decision, (ToHuman, Moderate)):
                 await inbox.finish(session, item.id, now)
-        if isinstance(decision, ToHuman):
+        if isinstance(decision, (ToHuman, Moderate)):
             await self._notify(item.id, message, {"type": "customer_message", "conversation_id": conversation_id})
+            if isinstance(decision, Moderate) and self.settings.hide_abusive_comments:
+                await self.bus.publish(OUTBOX_TOPIC, {"conversation_id": conversation_id})
             return
 
         turn: Turn | None = None
@@ -148,6 +153,7 @@ class DialogueWorker:
                 # Handed over on sentiment, not by the model: its routine answer would
                 # sound deaf to an upset customer, so a person's promise replaces it.
                 replies = [_outgoing(message, EMPATHETIC_HANDOFF)]
+            replies = public.shape(message, replies, handed_over=handover is not None)
             for reply in replies:
                 record = await history.record_outgoing(session, conversation, item.id, reply, now)
                 await outbox.enqueue(session, record, reply, now)
@@ -161,6 +167,17 @@ class DialogueWorker:
             await self.bus.publish(customer_topic(message.conversation_key), {"type": "status", "status": status})
         await self._notify(item.id, message, {"type": "handoff" if handover else "answered",
                                               "conversation_id": conversation_id})
+
+    async def _moderate(self, session, conversation: Conversation, message: IncomingMessage, reason: str,
+                        now: datetime) -> None:
+        await history.add_event(session, conversation.id, "flagged",
+                                {"reason": reason, "message_id": message.message_id}, now)
+        if self.settings.hide_abusive_comments and message.thread_id:
+            hide = OutgoingMessage(channel=message.channel, recipient_id=message.sender_id, author="system",
+                                   text="(comment hidden for moderation)", custom={"moderation": "hide"},
+                                   is_public=True, thread_id=message.thread_id)
+            record = await history.record_outgoing(session, conversation, None, hide, now)
+            await outbox.enqueue(session, record, hide, now)
 
     async def _notify(self, inbox_id: int, message: IncomingMessage, console_event: dict) -> None:
         await self.bus.publish(processed_topic(inbox_id), {"inbox_id": inbox_id, "status": "done"})

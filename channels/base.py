@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
-from bot.messages import IncomingMessage, OutgoingMessage
+from bot.messages import IncomingMessage, OutgoingMessage, StatusUpdate
 
 
 class WebhookRejected(Exception):
@@ -52,6 +53,8 @@ class Delivery:
     # Stable across retries of the same reply, for platforms that deduplicate sends.
     idempotency_key: str
     attempt: int = 1
+    # When the customer last wrote: Meta and WhatsApp only allow some sends within windows.
+    customer_last_message_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -79,11 +82,14 @@ class SendResult:
 
 class Channel(Protocol):
     name: str
+    # Names of the settings this channel still needs (empty when configured): an
+    # unconfigured channel refuses its webhook with 403 and says what is missing.
+    missing_settings: tuple[str, ...]
 
     def handshake(self, request: WebhookRequest) -> HandshakeResponse | None:
         """Answer a GET verification request, or None when the channel has none."""
 
-    def parse(self, request: WebhookRequest) -> list[IncomingMessage]:
+    def parse(self, request: WebhookRequest) -> list[IncomingMessage | StatusUpdate]:
         """Verify and parse a POST. Raises WebhookRejected; [] means 'acknowledge, ignore'."""
 
     async def send(self, delivery: Delivery) -> SendResult:

@@ -31,6 +31,7 @@ def decode_json_object(body: bytes) -> dict[str, Any]:
 
 class RestChannel:
     name = "rest"
+    missing_settings: tuple[str, ...] = ()
 
     def __init__(self, max_text_chars: int = 4096) -> None:
         self.max_text_chars = max_text_chars

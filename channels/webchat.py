@@ -16,6 +16,7 @@ from channels.base import Delivery, HandshakeResponse, SendResult, WebhookReject
 
 class WebchatChannel:
     name = "webchat"
+    missing_settings: tuple[str, ...] = ()
 
     def __init__(self, bus: Bus, max_text_chars: int = 4096) -> None:
         self.bus = bus

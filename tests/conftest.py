@@ -62,3 +62,37 @@ def _running(env: dict[str, str]) -> Iterator[ServiceProcess]:
         yield process
     finally:
         process.stop()
+
+
+@pytest.fixture(scope="module")
+def fake_platform():
+    """A recording fake of a platform's API on loopback, for a whole test module."""
+    from tests.support.fake_platform import FakePlatform
+
+    server = FakePlatform().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def start_service(request, model, tmp_path_factory):
+    """Start the real service with extra settings, on each backend: `start_service(KEY="value")`."""
+    started: list[ServiceProcess] = []
+    databases = []
+
+    def start(command: str = "run", **env: str) -> ServiceProcess:
+        if request.param == "sqlite":
+            url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('svc') / 'assistant.db'}"
+        else:
+            context = fresh_postgres_database()
+            url = context.__enter__()
+            databases.append(context)
+        process = ServiceProcess(service_env(url, model, **env), command=command).start()
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        process.stop()
+    for context in databases:
+        context.__exit__(None, None, None)

@@ -34,3 +34,14 @@ def test_text_without_words_gets_a_polite_answer(text):
 
 def test_other_languages_still_go_to_the_model():
     assert route(message("¿dónde está mi pedido?"), "bot") == ToModel("¿dónde está mi pedido?")
+
+
+def test_abuse_on_a_public_post_is_moderated_not_answered():
+    from bot.router import Moderate
+
+    decision = route(message("you idiots stole my money", is_public=True, thread_id="c1"), "bot")
+    assert decision == Moderate("abuse")
+
+
+def test_the_same_words_in_private_still_reach_the_model():
+    assert isinstance(route(message("you idiots stole my money"), "bot"), ToModel)

@@ -61,3 +61,17 @@ def test_an_unknown_placeholder_is_a_clear_error(tmp_path: Path):
     endpoints.write_text("tracker_store:\n  type: ${NOPE}\n")
     with pytest.raises(EngineError, match="NOPE"):
         read_endpoints(endpoints, {})
+
+
+def test_a_relative_sqlite_path_is_anchored_at_the_project():
+    settings = Settings.from_mapping({"DATABASE_URL": "sqlite+aiosqlite:///var/x.db"})
+    assert settings.database_url == f"sqlite+aiosqlite:///{PROJECT_DIR / 'var' / 'x.db'}"
+
+
+def test_env_example_documents_every_setting():
+    import re
+    from dataclasses import fields
+
+    documented = {line.split("=")[0] for line in (PROJECT_DIR / ".env.example").read_text().splitlines()
+                  if re.match(r"^[A-Z_]+=", line)}
+    assert documented == {f.name.upper() for f in fields(Settings)}

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.messages import IncomingMessage, OutgoingMessage
+from bot.messages import IncomingMessage, OutgoingMessage, StatusUpdate
 from bot.storage.dialect import insert_ignoring_conflicts
 from bot.storage.models import Conversation, ConversationEvent, Customer, Message
 
@@ -148,3 +148,21 @@ async def messages_of(session: AsyncSession, conversation_id: int) -> list[Messa
     return list((await session.execute(
         select(Message).where(Message.conversation_id == conversation_id).order_by(Message.id)
     )).scalars())
+
+
+async def apply_status(session: AsyncSession, update_: StatusUpdate) -> bool:
+    """Move a sent message's delivery status forward (never back: a late 'delivered'
+    receipt does not undo 'read'). True when a message of ours matched."""
+    from bot.messages import DELIVERY_ORDER
+
+    message = (await session.execute(
+        select(Message).where(Message.platform_message_id == update_.platform_message_id,
+                              Message.direction == "out").limit(1)
+    )).scalar_one_or_none()
+    if message is None:
+        return False
+    if update_.status == "failed":
+        message.delivery_status, message.error = "failed", update_.error
+    elif DELIVERY_ORDER.get(update_.status, 0) > DELIVERY_ORDER.get(message.delivery_status or "pending", 0):
+        message.delivery_status = update_.status
+    return True

@@ -107,3 +107,12 @@ async def next_due_at(session: AsyncSession) -> datetime | None:
     return (await session.execute(
         select(func.min(OutboxItem.next_attempt_at)).where(OutboxItem.status == "pending")
     )).scalar_one()
+
+
+async def customer_last_seen(session: AsyncSession, conversation_ids: set[int]) -> dict[int, datetime | None]:
+    from bot.storage.models import Conversation
+
+    rows = await session.execute(
+        select(Conversation.id, Conversation.last_customer_message_at).where(Conversation.id.in_(conversation_ids))
+    )
+    return dict(rows.all())

@@ -1,0 +1,146 @@
+"""A customer talks to the running service over Rasa's REST contract, on both backends."""
+
+from __future__ import annotations
+
+import asyncio
+
+import aiohttp
+import pytest
+
+from actions.orders import DEMO_ORDERS
+from tests.support.client import cli, cli_json, is_response, new_sender, say
+
+pytestmark = pytest.mark.slow
+
+
+def texts(replies: list[dict]) -> list[str]:
+    return [r.get("text", "") for r in replies]
+
+
+def db_url(service) -> str:
+    return service.env["DATABASE_URL"]
+
+
+async def test_a_routine_question_is_answered_in_rasa_rest_shape(service):
+    sender = new_sender()
+    replies = await say(service.url, sender, "what are your opening hours?")
+    assert replies and all(r["recipient_id"] == sender for r in replies)
+    assert any(is_response(t, "utter_opening_hours") for t in texts(replies))
+
+
+async def test_a_greeting_offers_buttons(service):
+    replies = await say(service.url, new_sender(), "hello there")
+    buttons = [b for r in replies for b in r.get("buttons", [])]
+    assert buttons and all(set(b) == {"title", "payload"} for b in buttons)
+
+
+async def test_order_status_goes_through_the_custom_action(service):
+    sender = new_sender()
+    order = next(o for o in DEMO_ORDERS if o.status == "shipped")
+    asked = await say(service.url, sender, "where is my order?")
+    assert any(is_response(t, "utter_ask_order_number") for t in texts(asked))
+    answer = " ".join(texts(await say(service.url, sender, order.number)))
+    assert order.number in answer and order.carrier in answer
+
+
+async def test_an_unknown_order_number_is_said_plainly(service):
+    sender = new_sender()
+    answer = " ".join(texts(await say(service.url, sender, "can you check order 999999 for me")))
+    if "999999" not in answer:  # the model may ask for the number first
+        answer = " ".join(texts(await say(service.url, sender, "999999")))
+    assert "999999" in answer and "find" in answer.lower()
+
+
+@pytest.mark.parametrize("text, reason", [
+    ("I want to talk to a human", "customer_request"),
+    ("this is the worst service ever, my parcel arrived broken and nobody answers", "complaint"),
+    ("what's the capital of france", "out_of_scope"),
+])
+async def test_handoff_and_the_bot_is_silent_afterwards(service, text, reason):
+    sender = new_sender()
+    replies = await say(service.url, sender, text)
+    assert any(is_response(t, "utter_handoff") for t in texts(replies))
+    queue = {row["customer"]: row for row in cli_json(db_url(service), "queue")}
+    assert queue[sender]["reason"] == reason and queue[sender]["status"] == "queued"
+
+    assert await say(service.url, sender, "hello? anyone there?") == []
+    transcript = cli_json(db_url(service), "transcript", "--channel", "rest", "--sender", sender)
+    (conversation,) = transcript["conversations"]
+    assert conversation["messages"][-1]["text"] == "hello? anyone there?"
+    assert conversation["messages"][-1]["author"] == "customer"
+
+
+async def test_handback_returns_the_conversation_to_the_bot(service):
+    sender = new_sender()
+    await say(service.url, sender, "can I speak to a real person please")
+    (row,) = [r for r in cli_json(db_url(service), "queue") if r["customer"] == sender]
+    result = cli(db_url(service), "handback", str(row["conversation"]))
+    assert result.returncode == 0, result.stderr
+    assert any(is_response(t, "utter_opening_hours") for t in texts(await say(service.url, sender, "when are you open?")))
+
+
+async def test_a_duplicate_message_id_is_answered_once(service):
+    sender = new_sender()
+    first, second = await asyncio.gather(
+        say(service.url, sender, "do you ship internationally?", message_id="dup-1"),
+        say(service.url, sender, "do you ship internationally?", message_id="dup-1"),
+    )
+    third = await say(service.url, sender, "do you ship internationally?", message_id="dup-1")
+    assert first and first == second == third
+    transcript = cli_json(db_url(service), "transcript", "--channel", "rest", "--sender", sender)
+    messages = transcript["conversations"][0]["messages"]
+    assert [m["author"] for m in messages].count("customer") == 1
+    assert len([m for m in messages if m["author"] == "bot"]) == len(first)
+
+
+async def test_the_history_records_intents_actions_and_handoff(service):
+    sender = new_sender()
+    await say(service.url, sender, "hi")
+    await say(service.url, sender, "how much is shipping?")
+    await say(service.url, sender, "let me talk to an agent")
+    transcript = cli_json(db_url(service), "transcript", "--channel", "rest", "--sender", sender)
+    (conversation,) = transcript["conversations"]
+    customer = [m for m in conversation["messages"] if m["author"] == "customer"]
+    assert [m["intent"] for m in customer] == ["greet", "shipping_cost", "request_human"]
+    assert all(0 < m["confidence"] <= 1 and m["created_at"] for m in customer)
+    kinds = [e["kind"] for e in conversation["events"]]
+    assert kinds.count("nlu") == 3 and "actions" in kinds and "handoff" in kinds
+    actions = [a for e in conversation["events"] if e["kind"] == "actions" for a in e["data"]["actions"]]
+    assert "action_handoff" in actions
+    bot = [m for m in conversation["messages"] if m["author"] == "bot"]
+    assert bot and all(m["delivery_status"] == "sent" for m in bot)
+    text = cli(db_url(service), "transcript", "--channel", "rest", "--sender", sender).stdout
+    assert "Customer: how much is shipping?" in text and "handed to a person: customer_request" in text
+
+
+@pytest.mark.parametrize("body, status, reason", [
+    (b"{oops", 400, "malformed JSON"),
+    (b'{"sender": "x"}', 400, "missing"),
+    (b'{"sender": "x", "message": ""}', 400, "empty"),
+    (b'{"sender": "x", "message": "caf\xe9"}', 400, "UTF-8"),
+    (b"x" * (1024 * 1024), 413, "larger than"),
+])
+async def test_bad_input_gets_a_clear_4xx_and_the_service_keeps_running(service, body, status, reason):
+    async with aiohttp.ClientSession() as http:
+        async with http.post(f"{service.url}/webhooks/rest/webhook", data=body,
+                             headers={"Content-Type": "application/json"}) as response:
+            assert response.status == status
+            assert reason in (await response.json())["error"]
+    assert service.health()["status"] == "ok"
+
+
+@pytest.mark.parametrize("text", ["👍", "🙂🙂🙂"])
+async def test_emoji_only_gets_a_polite_reply(service, text):
+    (reply,) = await say(service.url, new_sender(), text)
+    assert "help" in reply["text"]
+
+
+async def test_another_language_is_answered_without_error(service):
+    replies = await say(service.url, new_sender(), "¿dónde está mi pedido? necesito ayuda")
+    assert replies and all(r.get("text") for r in replies)
+
+
+async def test_health_names_the_loaded_model(service):
+    health = service.health()
+    assert health["status"] == "ok" and health["model"].endswith(".tar.gz") and health["database"] == "ok"
+    assert {"rest", "webchat"} <= set(health["channels"])
