@@ -77,7 +77,9 @@ class Conversation(Base):
     queued_at = Column(UtcDateTime)
     assigned_at = Column(UtcDateTime)
     closed_at = Column(UtcDateTime)
-    __table_args__ = (Index("ix_conversations_status_priority", "status", "priority", "queued_at"),)
+    # Matches the queue's order (most urgent, then longest waiting) so taking the next
+    # conversation reads one index entry, however long the queue.
+    __table_args__ = (Index("ix_conversations_queue", "status", priority.desc(), "queued_at", "id"),)
 
 
 class Message(Base):

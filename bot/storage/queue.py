@@ -76,3 +76,40 @@ async def waiting(session: AsyncSession, statuses: tuple[str, ...] = ("queued", 
         )
         for conv, customer, text in rows.all()
     ]
+
+
+async def claim_next_waiting(session: AsyncSession, agent: str, now: datetime) -> int | None:
+    """Give `agent` the most urgent waiting conversation ("take next"), atomically; its id.
+
+    On PostgreSQL it is one statement: the candidate row is locked with SKIP LOCKED, so
+    agents taking at the same moment get different conversations instead of queueing
+    behind one another. SQLite serialises writers, so a read and a conditional update do.
+    """
+    from sqlalchemy import update
+
+    next_waiting = (select(Conversation.id).where(Conversation.status == "queued")
+                    .order_by(Conversation.priority.desc(), Conversation.queued_at.asc(), Conversation.id.asc())
+                    .limit(1))
+    assign = dict(status="assigned", assigned_agent=agent, assigned_at=now, updated_at=now)
+    conversation_id = None
+    if session.bind.dialect.name == "postgresql":
+        conversation_id = (await session.execute(
+            update(Conversation)
+            .where(Conversation.id == next_waiting.with_for_update(skip_locked=True).scalar_subquery())
+            .values(**assign).returning(Conversation.id)
+            .execution_options(synchronize_session=False)
+        )).scalar_one_or_none()
+    else:
+        for _ in range(3):
+            candidate = (await session.execute(next_waiting)).scalar_one_or_none()
+            if candidate is None:
+                break
+            taken = await session.execute(
+                update(Conversation).where(Conversation.id == candidate, Conversation.status == "queued")
+                .values(**assign).execution_options(synchronize_session=False))
+            if taken.rowcount == 1:
+                conversation_id = candidate
+                break
+    if conversation_id is not None:
+        await add_event(session, conversation_id, "claimed", {"agent": agent}, now)
+    return conversation_id

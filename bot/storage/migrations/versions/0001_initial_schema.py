@@ -75,7 +75,8 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('conversations', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_conversations_customer_id'), ['customer_id'], unique=False)
-        batch_op.create_index('ix_conversations_status_priority', ['status', 'priority', 'queued_at'], unique=False)
+        batch_op.create_index('ix_conversations_queue', ['status', sa.text('priority DESC'), 'queued_at', 'id'],
+                              unique=False)
 
     op.create_table('conversation_events',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -157,7 +158,7 @@ def downgrade() -> None:
 
     op.drop_table('conversation_events')
     with op.batch_alter_table('conversations', schema=None) as batch_op:
-        batch_op.drop_index('ix_conversations_status_priority')
+        batch_op.drop_index('ix_conversations_queue')
         batch_op.drop_index(batch_op.f('ix_conversations_customer_id'))
 
     op.drop_table('conversations')
