@@ -2,7 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
 import aiohttp
+
+
+@dataclass(frozen=True)
+class ApiAnswer:
+    """A platform API's answer: the body parsed as JSON, or its text when it is not JSON."""
+
+    status: int
+    headers: Mapping[str, str]
+    body: Any
+
+
+class ApiUnreachable(Exception):
+    """The call timed out or no connection was made; worth retrying later."""
 
 
 class HttpClient:
@@ -17,6 +35,21 @@ class HttpClient:
         if self._session is None or self._session.closed:
             self._session = aiohttp.ClientSession(timeout=self._timeout, raise_for_status=False)
         return self._session
+
+    async def request_json(self, method: str, url: str, *, json: Any = None,
+                           headers: Mapping[str, str] | None = None) -> ApiAnswer:
+        """One call; raises ApiUnreachable (with a readable reason) instead of transport errors."""
+        try:
+            async with self.session.request(method, url, json=json, headers=headers) as response:
+                try:
+                    body = await response.json(content_type=None)
+                except ValueError:
+                    body = await response.text()
+                return ApiAnswer(response.status, response.headers, body)
+        except asyncio.TimeoutError as error:
+            raise ApiUnreachable("timed out") from error
+        except aiohttp.ClientError as error:
+            raise ApiUnreachable(f"unreachable: {error.__class__.__name__}: {error}") from error
 
     async def close(self) -> None:
         if self._session is not None:

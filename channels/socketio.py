@@ -1,0 +1,229 @@
+"""socket.io for chat widgets built for Rasa (rasa-webchat, botfront's widget), unchanged.
+
+The protocol is Rasa's SocketIOInput with session persistence on: "session_request"
+{"session_id"?} is answered by "session_confirm" with the session id (a new one if none);
+"user_uttered" {"message", "session_id", "customData"?} is the customer; replies go out as
+"bot_uttered" in the shapes of Rasa's SocketIOOutput. The session id is the customer's
+sender id and the room every socket of that session joins, so another tab gets the replies
+too. `send()` publishes a reply on the bus; the process that holds the session's sockets
+forwards it to the room, so agent replies arrive live the same way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import uuid
+from typing import Any
+
+import socketio
+from aiohttp import web
+
+from bot.bus import Bus, customer_topic
+from bot.http import HttpClient
+from bot.inbox import Inbox, StorageUnavailable
+from bot.messages import IncomingMessage, OutgoingMessage
+from bot.settings import Settings
+from bot.storage.database import Database
+from channels.base import Delivery, HandshakeResponse, SendResult, WebhookRejected, WebhookRequest
+
+logger = logging.getLogger(__name__)
+
+NAME = "socketio"
+SOCKETIO_PATH = "socket.io"  # Rasa's default: the widget connects to /socket.io/
+USER_UTTERED, BOT_UTTERED = "user_uttered", "bot_uttered"
+SESSION_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
+# The `type` of our notices on a customer's bus topic (other notices there are not ours).
+FRAMES = "socketio.bot_uttered"
+
+
+def bot_frames(message: OutgoingMessage) -> list[dict[str, Any]]:
+    """One reply as Rasa's SocketIOOutput emits it: a frame per paragraph, the buttons as
+    quick replies on the last one, then the image; a custom {"data": ...} is passed as is."""
+    frames: list[dict[str, Any]] = [{"text": part.strip()} for part in message.text.strip().split("\n\n")
+                                    if part.strip()]
+    if message.buttons:
+        frames = frames or [{"text": ""}]
+        frames[-1]["quick_replies"] = [{"content_type": "text", "title": b.title, "payload": b.payload}
+                                       for b in message.buttons]
+    if message.image:
+        frames.append({"attachment": {"type": "image", "payload": {"src": message.image}}})
+    if isinstance((message.custom or {}).get("data"), dict):
+        frames.append(message.custom["data"])
+    return frames
+
+
+def session_of(data: Any) -> str | None:
+    """The session id a frame names, None when it names none; a bad one is a 400."""
+    requested = data.get("session_id") if isinstance(data, dict) else None
+    if requested is None or requested == "":
+        return None
+    if not isinstance(requested, str) or not SESSION_ID.match(requested):
+        raise WebhookRejected(400, "'session_id' must be 1-128 letters, digits or -_.:")
+    return requested
+
+
+def user_message(session_id: str, data: Any, max_text_chars: int) -> IncomingMessage:
+    """A "user_uttered" frame as the customer's message (a "/intent" text is a button's payload)."""
+    if not isinstance(data, dict):
+        raise WebhookRejected(400, "user_uttered takes an object: {\"message\", \"session_id\"}")
+    text = data.get("message")
+    if not isinstance(text, str) or not text.strip():
+        raise WebhookRejected(400, "'message' must be a non-empty string")
+    if len(text) > max_text_chars:
+        raise WebhookRejected(400, f"'message' is longer than {max_text_chars} characters")
+    custom = data.get("customData") if isinstance(data.get("customData"), dict) else {}
+    client_id = custom.get("message_id")
+    if client_id is not None and (not isinstance(client_id, str) or not 0 < len(client_id) <= 120):
+        raise WebhookRejected(400, "'customData.message_id' must be a short non-empty string")
+    return IncomingMessage(
+        channel=NAME, sender_id=session_id, text=text.strip(),
+        # socket.io has no message ids: a client's own id is scoped to its session.
+        message_id=f"{session_id}:{client_id}" if client_id else uuid.uuid4().hex,
+        payload=text.strip() if text.strip().startswith("/") else None,
+        metadata={key: data[key] for key in ("customData", "metadata") if isinstance(data.get(key), dict)},
+    )
+
+
+def cors_origins(setting: str) -> list[str] | str:
+    """"" → [] (no origin check, as Rasa); "*" → any; else the comma-separated origins."""
+    origins = [o.strip() for o in setting.split(",") if o.strip()]
+    return "*" if "*" in origins else origins
+
+
+class SocketioChannel:
+    name = NAME
+
+    def __init__(self, settings: Settings, bus: Bus) -> None:
+        self.bus = bus
+        self.max_text_chars = settings.max_text_chars
+        self.cors_allowed_origins = cors_origins(settings.socketio_cors_origins)
+        self.missing_settings: tuple[str, ...] = () if settings.socketio_enabled else ("SOCKETIO_ENABLED",)
+
+    def handshake(self, request: WebhookRequest) -> HandshakeResponse | None:
+        return None
+
+    def parse(self, request: WebhookRequest) -> list[IncomingMessage]:
+        raise WebhookRejected(405, f"socket.io clients connect to /{SOCKETIO_PATH}/")
+
+    async def send(self, delivery: Delivery) -> SendResult:
+        frames = bot_frames(delivery.message)
+        if not frames:
+            return SendResult.failed("nothing a socket.io widget can show (no text, buttons or image)")
+        await self.bus.publish(customer_topic(f"{NAME}:{delivery.message.recipient_id}"),
+                               {"type": FRAMES, "frames": frames})
+        return SendResult.sent(f"{NAME}-{delivery.history_id}")
+
+    def attach(self, app: web.Application, inbox: Inbox, db: Database) -> None:
+        """Mount the socket.io server at /socket.io/ (bot/app.py calls this instead of the webhook routes)."""
+        if self.missing_settings:
+            reason = f"{NAME} is not configured: set {', '.join(self.missing_settings)}"
+
+            async def refused(_: web.Request) -> web.Response:
+                logger.warning("%s connection refused: set %s", NAME, ", ".join(self.missing_settings))
+                return web.json_response({"error": reason}, status=403)
+
+            app.router.add_route("*", f"/{SOCKETIO_PATH}/", refused)
+            return
+        # Handlers run one at a time per socket, so a customer's messages are stored in order.
+        server = socketio.AsyncServer(async_mode="aiohttp", cors_allowed_origins=self.cors_allowed_origins,
+                                      async_handlers=False)
+        sessions = _Sessions(self, server, inbox)
+        server.on("connect", sessions.connect)
+        server.on("disconnect", sessions.disconnect)
+        server.on("session_request", sessions.session_request)
+        server.on(USER_UTTERED, sessions.user_uttered)
+        server.attach(app, socketio_path=SOCKETIO_PATH)
+        app.on_shutdown.append(sessions.close)
+
+
+class _Sessions:
+    """The sockets of each session held by this process, and one bus forwarder per session."""
+
+    def __init__(self, channel: SocketioChannel, server: socketio.AsyncServer, inbox: Inbox) -> None:
+        self.channel, self.server, self.inbox = channel, server, inbox
+        self.session_by_sid: dict[str, str] = {}
+        self.sids: dict[str, set[str]] = {}
+        self.forwarders: dict[str, asyncio.Task] = {}
+
+    async def connect(self, sid: str, environ: dict, auth: Any = None) -> bool:
+        return True
+
+    async def disconnect(self, sid: str, *reason: Any) -> None:
+        await self._leave(sid)
+
+    async def session_request(self, sid: str, data: Any = None, *_: Any) -> None:
+        try:
+            session = session_of(data)
+        except WebhookRejected as rejected:
+            logger.info("socketio: %s; starting a new session", rejected.reason)
+            session = None
+        session = session or uuid.uuid4().hex
+        await self._join(sid, session)
+        await self.server.emit("session_confirm", session, to=sid)
+
+    async def user_uttered(self, sid: str, data: Any = None, *_: Any) -> None:
+        try:
+            session = session_of(data) or self.session_by_sid.get(sid) or sid
+            await self._join(sid, session)
+            await self.inbox.accept([user_message(session, data, self.channel.max_text_chars)])
+        except WebhookRejected as rejected:
+            await self.server.emit("error", {"reason": rejected.reason}, to=sid)
+        except StorageUnavailable:
+            await self.server.emit("error", {"reason": "We couldn't save your message. Please retry."}, to=sid)
+
+    async def close(self, _: web.Application) -> None:
+        for sid in list(self.session_by_sid):
+            await self.server.disconnect(sid)
+        for task in self.forwarders.values():
+            task.cancel()
+        await asyncio.gather(*self.forwarders.values(), return_exceptions=True)
+        await self.server.shutdown()
+
+    async def _join(self, sid: str, session: str) -> None:
+        if self.session_by_sid.get(sid) == session:
+            return
+        await self._leave(sid)
+        self.session_by_sid[sid] = session
+        self.sids.setdefault(session, set()).add(sid)
+        await self.server.enter_room(sid, session)
+        if session not in self.forwarders:
+            subscribed = asyncio.Event()
+            task = asyncio.create_task(self._forward(session, subscribed), name=f"socketio-forward-{session}")
+            task.add_done_callback(_log_crash)
+            self.forwarders[session] = task
+            # Subscribed before the session is confirmed, so no reply can slip past.
+            waiter = asyncio.ensure_future(subscribed.wait())
+            await asyncio.wait([task, waiter], return_when=asyncio.FIRST_COMPLETED)
+            waiter.cancel()
+
+    async def _leave(self, sid: str) -> None:
+        session = self.session_by_sid.pop(sid, None)
+        if session is None:
+            return
+        await self.server.leave_room(sid, session)
+        members = self.sids.get(session, set())
+        members.discard(sid)
+        if not members:
+            self.sids.pop(session, None)
+            if (task := self.forwarders.pop(session, None)) is not None:
+                task.cancel()
+
+    async def _forward(self, session: str, subscribed: asyncio.Event) -> None:
+        async with self.channel.bus.subscribe(customer_topic(f"{NAME}:{session}")) as updates:
+            subscribed.set()
+            while True:
+                notice = await updates.get(timeout=30)
+                if notice is not None and notice.get("type") == FRAMES:
+                    for frame in notice["frames"]:
+                        await self.server.emit(BOT_UTTERED, frame, room=session)
+
+
+def _log_crash(task: asyncio.Task) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        logger.error("%s stopped", task.get_name(), exc_info=task.exception())
+
+
+def build(settings: Settings, http: HttpClient, bus: Bus) -> SocketioChannel:
+    return SocketioChannel(settings, bus)

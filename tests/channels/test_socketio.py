@@ -1,0 +1,363 @@
+"""socket.io (Rasa's SocketIOInput protocol): every frame fixture, the transport in-process
+against a real database, and widgets talking to the running service."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import re
+import uuid
+from pathlib import Path
+
+import aiohttp
+import pytest
+import socketio
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+from sqlalchemy import select
+
+from bot.bus import LocalBus
+from bot.http import HttpClient
+from bot.inbox import Inbox
+from bot.messages import Button, OutgoingMessage
+from bot.settings import Settings
+from bot.storage.models import InboxItem
+from channels.base import Delivery, WebhookRejected, WebhookRequest
+from channels.registry import build_platform_channels
+from channels.socketio import SocketioChannel, bot_frames, cors_origins, session_of, user_message
+from tests.support.client import responses
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "socketio"
+SOCKET_SID = "<socket sid>"
+NEW_UUID = "<new uuid>"
+ENABLED = {"SOCKETIO_ENABLED": "true"}
+
+
+# -- 1. frames: every fixture against its declared expectation --------------------------------
+
+def _fixture_names() -> list[str]:
+    return sorted(p.stem for p in FIXTURES.glob("*.json") if not p.name.endswith(".expected.json"))
+
+
+def _result(fixture: dict):
+    """What the channel makes of one fixture: messages, a session, bot frames, or an error."""
+    try:
+        if fixture["event"] == "user_uttered":
+            session = session_of(fixture["data"]) or SOCKET_SID
+            message = user_message(session, fixture["data"], max_text_chars=4096)
+            return [{"type": "message", **json.loads(json.dumps(dataclasses.asdict(message)))}]
+        if fixture["event"] == "session_request":
+            return {"session_id": session_of(fixture["data"])}
+        if fixture["event"] == "bot_uttered":
+            return bot_frames(OutgoingMessage.from_json(fixture["reply"]))
+    except WebhookRejected as rejected:
+        return {"error": rejected.reason}
+    raise AssertionError(f"fixture event {fixture['event']!r} has no harness")
+
+
+def _matches(actual, expected) -> bool:
+    if isinstance(expected, dict) and set(expected) == {"error"}:
+        return isinstance(actual, dict) and expected["error"] in actual.get("error", "")
+    if isinstance(expected, list) and expected and expected[0].get("type") == "message":
+        defaults = {"sender_name": None, "payload": None, "attachments": [], "is_public": False,
+                    "thread_id": None, "metadata": {}}
+        expected = [{**defaults, **e} for e in expected]
+        for got, wanted in zip(actual, expected):
+            if wanted["message_id"] == NEW_UUID and re.fullmatch(r"[0-9a-f]{32}", got["message_id"]):
+                wanted["message_id"] = got["message_id"]
+    return actual == expected
+
+
+@pytest.mark.parametrize("name", _fixture_names())
+def test_every_fixture_gives_its_declared_result(name):
+    expected_file = FIXTURES / f"{name}.expected.json"
+    assert expected_file.exists(), f"tests/fixtures/socketio/{name}.json has no {name}.expected.json"
+    actual = _result(json.loads((FIXTURES / f"{name}.json").read_text()))
+    assert _matches(actual, json.loads(expected_file.read_text())), actual
+
+
+def test_client_message_ids_are_scoped_to_their_session():
+    data = {"message": "hi", "customData": {"message_id": "1"}}
+    assert user_message("a", data, 100).message_id != user_message("b", data, 100).message_id
+    assert user_message("a", data, 100).message_id == user_message("a", data, 100).message_id
+
+
+def test_a_message_over_the_limit_is_refused():
+    with pytest.raises(WebhookRejected, match="longer than 10"):
+        user_message("s", {"message": "x" * 11}, max_text_chars=10)
+
+
+@pytest.mark.parametrize("setting, expected", [("", []), ("*", "*"), (" https://a.example , https://b.example", [
+    "https://a.example", "https://b.example"])])
+def test_cors_origins_setting(setting, expected):
+    assert cors_origins(setting) == expected
+
+
+def test_socketio_is_off_until_enabled_and_has_no_webhook():
+    assert SocketioChannel(Settings.from_mapping({}), LocalBus()).missing_settings == ("SOCKETIO_ENABLED",)
+    channel = SocketioChannel(Settings.from_mapping(ENABLED), LocalBus())
+    assert channel.missing_settings == ()
+    assert channel.handshake(WebhookRequest("GET", {}, {}, b"")) is None
+    with pytest.raises(WebhookRejected) as rejected:
+        channel.parse(WebhookRequest("POST", {}, {}, b"{}"))
+    assert rejected.value.status == 405
+    assert "socketio" in build_platform_channels(Settings.from_mapping({}), HttpClient(1), LocalBus())
+
+
+async def test_an_unconfigured_socketio_path_is_refused_with_403_naming_the_setting(db):
+    app = web.Application()
+    SocketioChannel(Settings.from_mapping({}), LocalBus()).attach(app, Inbox(db, LocalBus()), db)
+    async with TestClient(TestServer(app)) as client:
+        response = await client.get("/socket.io/", params={"EIO": "4", "transport": "polling"})
+        assert response.status == 403 and "SOCKETIO_ENABLED" in (await response.json())["error"]
+
+
+# -- 2. the transport in-process: real server, real client, real database --------------------
+
+class Widget:
+    """A chat widget as rasa-webchat is: a socket.io client that collects what it is told."""
+
+    def __init__(self) -> None:
+        self.client = socketio.AsyncClient(reconnection=False)
+        self.events: asyncio.Queue[tuple[str, object]] = asyncio.Queue()
+        for event in ("session_confirm", "bot_uttered", "error"):
+            self.client.on(event, self._collector(event))
+
+    def _collector(self, event: str):
+        async def collect(data=None, *_):
+            await self.events.put((event, data))
+        return collect
+
+    async def connect(self, url: str) -> Widget:
+        # Long-polling: this python-engineio's websocket client needs a newer aiohttp than the
+        # service's; the server's websocket side is tested by `RawWebsocketWidget` below.
+        await self.client.connect(url, socketio_path="socket.io", transports=["polling"], wait_timeout=10)
+        return self
+
+    async def session(self, session_id: str | None = None) -> str:
+        await self.client.emit("session_request", {"session_id": session_id})
+        event, data = await self.next(timeout=10)
+        assert event == "session_confirm"
+        return data
+
+    async def say(self, session_id: str, text: str, **custom) -> None:
+        await self.client.emit("user_uttered", {"message": text, "session_id": session_id,
+                                                "customData": {"language": "en", **custom}})
+
+    async def next(self, timeout: float = 60) -> tuple[str, object]:
+        return await asyncio.wait_for(self.events.get(), timeout)
+
+    async def replies(self, quiet: float = 1.5, timeout: float = 60) -> list[dict]:
+        """The bot_uttered frames of one answer: the first within `timeout`, then until quiet."""
+        event, data = await self.next(timeout)
+        frames = [(event, data)]
+        while True:
+            try:
+                frames.append(await self.next(quiet))
+            except asyncio.TimeoutError:
+                break
+        assert all(e == "bot_uttered" for e, _ in frames), frames
+        return [d for _, d in frames]
+
+    async def close(self) -> None:
+        # Not waiting for the pending long-poll to time out (it holds a clean close ~25 s).
+        eio = self.client.eio
+        await eio.disconnect(abort=True)
+        await asyncio.gather(*(t for t in (eio.read_loop_task, eio.write_loop_task) if t), return_exceptions=True)
+
+
+@pytest.fixture
+async def transport(db):
+    """The socket.io server mounted on a bare app, with the real inbox on both backends."""
+    bus = LocalBus()
+    channel = SocketioChannel(Settings.from_mapping(ENABLED), bus)
+    app = web.Application()
+    channel.attach(app, Inbox(db, bus), db)
+    server = TestServer(app)
+    await server.start_server()
+    widgets: list[Widget] = []
+
+    async def widget() -> Widget:
+        widgets.append(await Widget().connect(str(server.make_url("/"))))
+        return widgets[-1]
+
+    widget.url = str(server.make_url("/socket.io/"))
+    yield channel, widget, db
+    for w in widgets:
+        await w.close()
+    await server.close()
+
+
+async def stored(db) -> list[InboxItem]:
+    async with db.session() as session:
+        return list((await session.execute(select(InboxItem).order_by(InboxItem.id))).scalars())
+
+
+async def test_a_session_is_confirmed_new_or_resumed(transport):
+    _, widget, _ = transport
+    client = await widget()
+    fresh = await client.session()
+    assert re.fullmatch(r"[0-9a-f]{32}", fresh)
+    assert await client.session("resumed-session-1") == "resumed-session-1"
+    await client.client.emit("session_request")  # no data at all, as some widgets do
+    assert (await client.next(10))[0] == "session_confirm"
+
+
+async def test_a_customer_message_is_stored_in_the_inbox(transport):
+    _, widget, db = transport
+    client = await widget()
+    session = await client.session()
+    await client.say(session, "what are your opening hours?", message_id="m-1")
+    await client.say(session, "what are your opening hours?", message_id="m-1")  # a resend
+    await client.say(session, "/greet")
+    for _ in range(100):
+        if len(items := await stored(db)) >= 2:
+            break
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(0.3)
+    items = await stored(db)
+    assert [(i.channel, i.conversation_key, i.platform_message_id) for i in items][:1] == [
+        ("socketio", f"socketio:{session}", f"{session}:m-1")]
+    assert len(items) == 2 and items[1].payload["payload"] == "/greet"
+
+
+async def test_replies_and_agent_messages_reach_every_socket_of_the_session_live(transport):
+    channel, widget, _ = transport
+    first, second, stranger = await widget(), await widget(), await widget()
+    session = await first.session()
+    assert await second.session(session) == session
+    await stranger.session()
+    reply = OutgoingMessage(channel="socketio", recipient_id=session, author="agent", agent_name="Sofia",
+                            text="Hi, Sofia here.\n\nYour parcel left Hamburg today.",
+                            buttons=(Button("Thanks!", "/thank"),))
+    result = await channel.send(Delivery(reply, history_id=41, idempotency_key="k"))
+    assert result.ok and result.platform_message_id == "socketio-41"
+    expected = [{"text": "Hi, Sofia here."}, {"text": "Your parcel left Hamburg today.",
+                "quick_replies": [{"content_type": "text", "title": "Thanks!", "payload": "/thank"}]}]
+    assert await first.replies(quiet=0.5) == expected
+    assert await second.replies(quiet=0.5) == expected
+    with pytest.raises(asyncio.TimeoutError):
+        await stranger.next(timeout=0.5)
+
+
+async def test_bad_frames_get_an_error_and_the_server_keeps_working(transport):
+    _, widget, db = transport
+    client = await widget()
+    session = await client.session()
+    for bad in ({"session_id": session}, "just a string", {"message": 42, "session_id": session},
+                {"message": "hi", "session_id": "../x"}, None):
+        await client.client.emit("user_uttered", bad)
+        event, data = await client.next(10)
+        assert event == "error" and data["reason"]
+    await client.say(session, "still there?")
+    for _ in range(100):
+        if await stored(db):
+            break
+        await asyncio.sleep(0.05)
+    assert [i.payload["text"] for i in await stored(db)] == ["still there?"]
+
+
+async def test_a_websocket_widget_speaks_the_same_protocol(transport):
+    """Engine.IO 4 / Socket.IO 5 packets by hand, as a browser's socket.io-client sends them."""
+    channel, widget, _ = transport
+    async with aiohttp.ClientSession() as http:
+        async with http.ws_connect(f"{widget.url}?EIO=4&transport=websocket") as ws:
+            opened = await ws.receive_str(timeout=10)
+            assert opened.startswith("0") and "pingInterval" in json.loads(opened[1:])
+            await ws.send_str("40")
+            assert (await ws.receive_str(timeout=10)).startswith("40")
+            await ws.send_str('42["session_request",{"session_id":"ws-session-1"}]')
+            assert json.loads((await ws.receive_str(timeout=10))[2:]) == ["session_confirm", "ws-session-1"]
+            await channel.send(Delivery(OutgoingMessage(channel="socketio", recipient_id="ws-session-1",
+                                                        image="https://cdn.example.com/a.png"), 1, "k"))
+            assert json.loads((await ws.receive_str(timeout=10))[2:]) == [
+                "bot_uttered", {"attachment": {"type": "image", "payload": {"src": "https://cdn.example.com/a.png"}}}]
+
+
+async def test_a_reply_with_nothing_to_show_is_not_sent():
+    result = await SocketioChannel(Settings.from_mapping(ENABLED), LocalBus()).send(
+        Delivery(OutgoingMessage(channel="socketio", recipient_id="s", custom={"private_reply": True}), 1, "k"))
+    assert not result.ok and result.permanent
+
+
+# -- 3. the running service -------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def service(start_service):
+    return start_service(**ENABLED, OUTBOX_BACKOFF_BASE="0.05", OUTBOX_BACKOFF_MAX="0.5", POLL_INTERVAL="0.1")
+
+
+@pytest.fixture
+async def widgets(service):
+    opened: list[Widget] = []
+
+    async def open_widget() -> Widget:
+        opened.append(await Widget().connect(service.url))
+        return opened[-1]
+
+    yield open_widget
+    for widget in opened:
+        await widget.close()
+
+
+def text_of(frames: list[dict]) -> str:
+    return "\n\n".join(f.get("text", "") for f in frames)
+
+
+@pytest.mark.slow
+async def test_the_service_reports_socketio_configured(service):
+    assert (await asyncio.to_thread(service.health))["channels"]["socketio"] == "configured"
+
+
+@pytest.mark.slow
+async def test_a_routine_question_is_answered_as_bot_uttered(widgets):
+    widget = await widgets()
+    session = await widget.session()
+    await widget.say(session, "what are your opening hours?")
+    frames = await widget.replies()
+    assert text_of(frames) in responses()["utter_opening_hours"]
+
+
+@pytest.mark.slow
+async def test_buttons_arrive_as_quick_replies_and_pressing_one_is_understood(widgets):
+    widget = await widgets()
+    session = await widget.session()
+    await widget.say(session, "hello there")
+    frames = await widget.replies()
+    quick = [q for f in frames for q in f.get("quick_replies", [])]
+    assert quick and all(set(q) == {"content_type", "title", "payload"} and q["content_type"] == "text"
+                         for q in quick)
+    await widget.say(session, quick[0]["payload"])  # what rasa-webchat sends for a click
+    assert await widget.replies()
+
+
+@pytest.mark.slow
+async def test_a_second_widget_on_the_same_session_gets_the_replies(widgets):
+    first, second = await widgets(), await widgets()
+    session = await first.session()
+    assert await second.session(session) == session
+    await first.say(session, "do you ship internationally?")
+    assert await first.replies() == await second.replies()
+
+
+@pytest.mark.slow
+async def test_a_resent_message_is_answered_once(widgets):
+    widget = await widgets()
+    session = await widget.session(f"resend-{uuid.uuid4().hex[:8]}")
+    await widget.say(session, "how much is shipping?", message_id="client-7")
+    await widget.say(session, "how much is shipping?", message_id="client-7")
+    first = await widget.replies(quiet=3)
+    assert first and text_of(first)
+
+
+@pytest.mark.slow
+async def test_bad_frames_do_not_stop_the_service(widgets):
+    widget = await widgets()
+    session = await widget.session()
+    await widget.client.emit("user_uttered", "not an object")
+    assert (await widget.next(10))[0] == "error"
+    await widget.client.emit("user_uttered", {"session_id": session})
+    assert (await widget.next(10))[0] == "error"
+    await widget.say(session, "when are you open?")
+    assert text_of(await widget.replies()) in responses()["utter_opening_hours"]
