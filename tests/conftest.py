@@ -41,8 +41,9 @@ async def db(database_url) -> AsyncIterator[Database]:
 
 
 def service_env(database_url: str, model: Path, **extra: str) -> dict[str, str]:
+    # No first-start admin account (and its printed password) unless a test asks for it.
     return {"DATABASE_URL": database_url, "MODEL_PATH": str(model), "DEMO_ORDERS": "true",
-            "POLL_INTERVAL": "0.2", **extra}
+            "POLL_INTERVAL": "0.2", "CONSOLE_FIRST_ADMIN": "false", **extra}
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
@@ -57,9 +58,10 @@ def service(request, model, tmp_path_factory) -> Iterator[ServiceProcess]:
 
 
 def _running(env: dict[str, str]) -> Iterator[ServiceProcess]:
-    process = ServiceProcess(env).start()
+    process = ServiceProcess(env)
     try:
-        yield process
+        # Stopped even when start-up itself is interrupted (a timeout), so none is left running.
+        yield process.start()
     finally:
         process.stop()
 
@@ -87,9 +89,9 @@ def start_service(request, model, tmp_path_factory):
             context = fresh_postgres_database()
             url = context.__enter__()
             databases.append(context)
-        process = ServiceProcess(service_env(url, model, **env), command=command).start()
+        process = ServiceProcess(service_env(url, model, **env), command=command)
         started.append(process)
-        return process
+        return process.start()
 
     yield start
     for process in started:

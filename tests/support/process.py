@@ -34,7 +34,7 @@ class ServiceProcess:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 120) -> ServiceProcess:
+    def start(self, timeout: float = 300) -> ServiceProcess:
         self._log = open(self.log_path, "ab")
         self.process = subprocess.Popen([sys.executable, "-m", "bot", self.command], cwd=PROJECT_DIR,
                                         env=self.env, stdout=self._log, stderr=subprocess.STDOUT)
