@@ -21,6 +21,10 @@ setup:
 train: setup
 	$(PYTHON) -m bot train
 
+## bench: our service against bare `rasa run`, scaling on PostgreSQL + Redis (writes bench/results.md)
+bench: setup
+	$(PYTHON) -m bench.run
+
 ## lock: re-resolve requirements.in together with rasa and pin the result
 lock:
 	.venv/bin/uv pip compile --python-version 3.10 --python-platform x86_64-manylinux_2_28 \

@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from bot.bus import CONSOLE_TOPIC, INBOX_TOPIC, Bus, processed_topic
 from bot.messages import IncomingMessage, StatusUpdate, utcnow
+from bot.ratelimit import RateLimiter
 from bot.storage import history
 from bot.storage import inbox as store
 from bot.storage.database import Database
@@ -19,24 +21,55 @@ from bot.storage.models import Message
 
 logger = logging.getLogger(__name__)
 
+# The database away, refusing, or too slow to hand out a connection: the caller answers 503.
+# (asyncio's TimeoutError is a connect timeout; SQLAlchemy's, a full connection pool.)
+STORAGE_ERRORS = (OperationalError, DBAPIError, OSError, ConnectionError, asyncio.TimeoutError, PoolTimeout)
+
 
 class StorageUnavailable(Exception):
     """The database did not take the message: the platform must retry (503)."""
 
 
+class RateLimited(Exception):
+    """The sender is over its rate and its client can be told to resend (429)."""
+
+    def __init__(self, retry_after: float) -> None:
+        super().__init__(f"too many messages; retry in {retry_after:.1f}s")
+        self.retry_after = retry_after
+
+
 class Inbox:
     def __init__(self, db: Database, bus: Bus, clock: Callable[[], datetime] = utcnow,
-                 poll_interval: float = 0.5) -> None:
+                 poll_interval: float = 0.5, limiter: RateLimiter | None = None) -> None:
         self.db = db
         self.bus = bus
         self.clock = clock
         self.poll_interval = poll_interval
+        self.limiter = limiter
 
-    async def accept(self, messages: list[IncomingMessage]) -> list[Accepted]:
+    async def accept(self, messages: list[IncomingMessage], *, refuse_over_rate: bool = False) -> list[Accepted]:
+        """Commit the messages; the caller acknowledges only after this returns.
+
+        A sender over its rate (bot/ratelimit.py): with `refuse_over_rate` (REST, web chat)
+        RateLimited is raised and nothing is stored; otherwise (platform webhooks, which
+        must get 200) the message is stored now and deferred to its sender's next slot.
+        """
+        now = self.clock()
+        not_before: list[datetime | None] | None = None
+        if self.limiter is not None and messages:
+            if refuse_over_rate:
+                waits = [self.limiter.acquire(m.conversation_key) for m in messages]
+                if any(waits):
+                    raise RateLimited(max(waits))
+            else:
+                waits = [self.limiter.reserve(m.conversation_key) for m in messages]
+                if any(waits):
+                    logger.info("deferring %d message(s) over their sender's rate", sum(1 for w in waits if w))
+                    not_before = [now + timedelta(seconds=w) if w else None for w in waits]
         try:
             async with self.db.session() as session:
-                accepted = await store.accept(session, messages, self.clock())
-        except (OperationalError, DBAPIError, OSError, ConnectionError) as error:
+                accepted = await store.accept(session, messages, now, not_before)
+        except STORAGE_ERRORS as error:
             logger.error("could not store %d incoming message(s): %s", len(messages), error)
             raise StorageUnavailable(str(error)) from error
         if any(not a.duplicate for a in accepted):
@@ -50,7 +83,7 @@ class Inbox:
         try:
             async with self.db.session() as session:
                 matched = [await history.apply_status(session, u) for u in updates]
-        except (OperationalError, DBAPIError, OSError, ConnectionError) as error:
+        except STORAGE_ERRORS as error:
             raise StorageUnavailable(str(error)) from error
         if any(matched):
             await self.bus.publish(CONSOLE_TOPIC, {"type": "delivery_status", "count": sum(matched)})

@@ -27,13 +27,15 @@ def backoff(attempt: int, base: float, cap: float, rng: Callable[[], float] = ra
 
 class OutboxSender:
     def __init__(self, db: Database, channels: Mapping[str, Channel], bus: Bus, settings: Settings,
-                 clock: Callable[[], datetime] = utcnow, lease_seconds: float = 60.0) -> None:
+                 clock: Callable[[], datetime] = utcnow, lease_seconds: float | None = None) -> None:
         self.db = db
         self.channels = channels
         self.bus = bus
         self.settings = settings
         self.clock = clock
-        self.lease_seconds = lease_seconds
+        # A send in flight is a few platform calls, each bounded by HTTP_TIMEOUT; a claim
+        # older than that belongs to a process that died, and another one sends instead.
+        self.lease_seconds = lease_seconds if lease_seconds is not None else 4 * settings.http_timeout
         self._wake = asyncio.Event()
 
     async def run(self) -> None:

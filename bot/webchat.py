@@ -9,7 +9,7 @@ import re
 from aiohttp import WSMsgType, web
 
 from bot.bus import Bus, customer_topic
-from bot.inbox import Inbox, StorageUnavailable
+from bot.inbox import Inbox, RateLimited, StorageUnavailable
 from bot.storage import history
 from bot.storage.database import Database
 from bot.web.pages import render
@@ -49,7 +49,11 @@ def webchat_routes(channel: WebchatChannel, inbox: Inbox, db: Database, bus: Bus
     async def _receive(raw: str, sender: str, ws: web.WebSocketResponse) -> None:
         try:
             message = channel.parse_frame(sender, raw)
-            await inbox.accept([message])
+            await inbox.accept([message], refuse_over_rate=True)
+        except RateLimited as limited:
+            await ws.send_json({"type": "error", "reason": "You're sending messages very fast; please wait a moment.",
+                                "retry_after": limited.retry_after, "client_id": _client_id(raw)})
+            return
         except WebhookRejected as rejected:
             await ws.send_json({"type": "error", "reason": rejected.reason, "client_id": _client_id(raw)})
             return

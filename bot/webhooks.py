@@ -8,10 +8,11 @@ with the replies, so its route waits for the worker.
 from __future__ import annotations
 
 import logging
+import math
 
 from aiohttp import web
 
-from bot.inbox import Inbox, StorageUnavailable
+from bot.inbox import Inbox, RateLimited, StorageUnavailable
 from bot.messages import Button, IncomingMessage, OutgoingMessage, StatusUpdate
 from bot.storage.models import Message
 from channels.base import Channel, WebhookRejected, WebhookRequest
@@ -32,7 +33,8 @@ async def _read_body(request: web.Request) -> bytes:
     try:
         return await request.read()
     except web.HTTPRequestEntityTooLarge as error:
-        raise WebhookRejected(413, f"the body is larger than {error.max_size} bytes") from error
+        # aiohttp stops reading at the application's client_max_size.
+        raise WebhookRejected(413, f"the body is larger than {request.app._client_max_size} bytes") from error
 
 
 def _not_configured(channel: Channel) -> web.Response | None:
@@ -85,11 +87,14 @@ def rest_routes(channel: Channel, inbox: Inbox, reply_timeout: float) -> list[we
     async def receive(request: web.Request) -> web.Response:
         try:
             messages = channel.parse(_request(request, await _read_body(request)))
-            accepted = await inbox.accept(messages)
+            accepted = await inbox.accept(messages, refuse_over_rate=True)
         except WebhookRejected as rejected:
             return rejection(rejected.status, rejected.reason)
         except StorageUnavailable:
             return rejection(503, "storage unavailable, retry later")
+        except RateLimited as limited:
+            return web.json_response({"error": str(limited)}, status=429,
+                                     headers={"Retry-After": str(math.ceil(limited.retry_after))})
         (item,) = accepted
         if not await inbox.wait_processed(item.inbox_id, reply_timeout):
             # Accepted and safe; the answer will be in the history. Rasa clients get [].

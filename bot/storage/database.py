@@ -19,7 +19,12 @@ class Database:
             # One writer at a time on SQLite: wait for the lock instead of failing.
             options["connect_args"] = {"timeout": 30}
         else:
-            options.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
+            # When the server is away, fail fast (the webhook answers 503 and the platform
+            # retries) instead of holding the request: a connect attempt gives up after
+            # 5 s, a request waits at most 10 s for a pooled connection. pre_ping finds
+            # the connections the outage broke and replaces them, so recovery needs nobody.
+            options.update(pool_size=10, max_overflow=20, pool_pre_ping=True, pool_timeout=10,
+                           pool_recycle=1800, connect_args={"timeout": 5})
         self.engine: AsyncEngine = create_async_engine(url, **options)
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)

@@ -23,8 +23,13 @@ class Accepted:
     status: str
 
 
-async def accept(session: AsyncSession, messages: list[IncomingMessage], now: datetime) -> list[Accepted]:
-    """Store messages once each; a message seen before comes back marked duplicate."""
+async def accept(session: AsyncSession, messages: list[IncomingMessage], now: datetime,
+                 not_before: list[datetime | None] | None = None) -> list[Accepted]:
+    """Store messages once each; a message seen before comes back marked duplicate.
+
+    `not_before` (per message) defers one that is over its sender's rate: it is stored now
+    and claimable from then on (a pending row's `lease_until` is its "not before").
+    """
     if not messages:
         return []
     rows = [
@@ -35,9 +40,10 @@ async def accept(session: AsyncSession, messages: list[IncomingMessage], now: da
             "payload": m.to_json(),
             "status": "pending",
             "attempts": 0,
+            "lease_until": not_before[n] if not_before else None,
             "received_at": now,
         }
-        for m in messages
+        for n, m in enumerate(messages)
     ]
     await session.execute(insert_ignoring_conflicts(session, InboxItem.__table__, rows))
     accepted = []
@@ -64,7 +70,7 @@ async def claim_next(session: AsyncSession, now: datetime, lease_seconds: float)
     """
     earlier = aliased(InboxItem)
     claimable = or_(
-        InboxItem.status == "pending",
+        and_(InboxItem.status == "pending", or_(InboxItem.lease_until.is_(None), InboxItem.lease_until <= now)),
         and_(InboxItem.status == "processing", InboxItem.lease_until < now),
     )
     blocked = exists().where(
@@ -90,20 +96,48 @@ async def claim_next(session: AsyncSession, now: datetime, lease_seconds: float)
     return None
 
 
-async def finish(session: AsyncSession, inbox_id: int, now: datetime, status: str = "done",
+class ClaimLost(Exception):
+    """Another worker took this message over (our lease ran out): our work must not count."""
+
+
+def _still_ours(item: InboxItem):
+    # `attempts` is the claim's fencing token: every claim increments it, so a worker
+    # whose lease ran out and was taken over no longer matches.
+    return and_(InboxItem.id == item.id, InboxItem.status == "processing", InboxItem.attempts == item.attempts)
+
+
+async def finish(session: AsyncSession, item: InboxItem, now: datetime, status: str = "done",
                  error: str | None = None) -> None:
-    await session.execute(
-        update(InboxItem).where(InboxItem.id == inbox_id)
+    """Mark a claimed message finished, in the caller's transaction, only if still ours.
+
+    Raises ClaimLost otherwise, which rolls back the whole transaction (its replies too):
+    that is what keeps "answered exactly once" when a slow worker is taken over.
+    """
+    result = await session.execute(
+        update(InboxItem).where(_still_ours(item))
         .values(status=status, processed_at=now, lease_until=None, error=error)
+        .execution_options(synchronize_session=False)
     )
+    if result.rowcount != 1:
+        raise ClaimLost(f"inbox message {item.id} was taken over by another worker")
 
 
-async def release(session: AsyncSession, inbox_id: int, error: str, retry_at: datetime) -> None:
+async def release(session: AsyncSession, item: InboxItem, error: str, retry_at: datetime) -> None:
     """Give a message back after a failure; it is retried when its short lease passes."""
     await session.execute(
-        update(InboxItem).where(InboxItem.id == inbox_id)
-        .values(status="processing", lease_until=retry_at, error=error)
+        update(InboxItem).where(_still_ours(item))
+        .values(lease_until=retry_at, error=error)
+        .execution_options(synchronize_session=False)
     )
+
+
+async def extend_lease(session: AsyncSession, item: InboxItem, until: datetime) -> bool:
+    """Keep a claim alive while its message is being worked on; False if it was lost."""
+    result = await session.execute(
+        update(InboxItem).where(_still_ours(item)).values(lease_until=until)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1
 
 
 async def reset_claims(session: AsyncSession) -> int:

@@ -119,7 +119,7 @@ async def test_the_history_records_intents_actions_and_handoff(service):
     (b'{"sender": "x", "message": ""}', 400, "empty"),
     (b'{"sender": "x", "message": "caf\xe9"}', 400, "UTF-8"),
     (b"x" * (1024 * 1024), 413, "larger than"),
-])
+], ids=["malformed", "missing-field", "empty-text", "not-utf8", "one-megabyte"])
 async def test_bad_input_gets_a_clear_4xx_and_the_service_keeps_running(service, body, status, reason):
     async with aiohttp.ClientSession() as http:
         async with http.post(f"{service.url}/webhooks/rest/webhook", data=body,

@@ -2,6 +2,8 @@
 
 from datetime import timedelta
 
+import pytest
+
 from bot.messages import IncomingMessage, utcnow
 from bot.storage import inbox
 
@@ -40,7 +42,7 @@ async def test_one_conversation_is_claimed_in_order_and_others_in_parallel(db):
         assert await inbox.claim_next(session, now, 30) is None
     assert (first.platform_message_id, second.platform_message_id) == ("1", "3")
     async with db.session() as session:
-        await inbox.finish(session, first.id, now)
+        await inbox.finish(session, first, now)
     async with db.session() as session:
         third = await inbox.claim_next(session, now, 30)
     assert third.platform_message_id == "2"
@@ -69,3 +71,36 @@ async def test_reset_claims_returns_them_at_start_up(db):
         assert await inbox.reset_claims(session) == 1
     async with db.session() as session:
         assert (await inbox.claim_next(session, now, 600)) is not None
+
+
+async def test_a_worker_taken_over_cannot_finish_and_its_replies_roll_back(db):
+    """The lease ran out under a slow worker: only the new claim's answer may count."""
+    now = utcnow()
+    async with db.session() as session:
+        await inbox.accept(session, [msg("a", "1")], now)
+    async with db.session() as session:
+        slow = await inbox.claim_next(session, now, 5)
+    async with db.session() as session:
+        taker = await inbox.claim_next(session, now + timedelta(seconds=6), 5)
+    assert taker.id == slow.id
+    async with db.session() as session:
+        assert not await inbox.extend_lease(session, slow, now + timedelta(seconds=60))
+    with pytest.raises(inbox.ClaimLost):
+        async with db.session() as session:
+            await inbox.finish(session, slow, now)
+    async with db.session() as session:
+        await inbox.finish(session, taker, now)
+        assert await inbox.status_of(session, taker.id) == "done"
+
+
+async def test_a_message_over_its_senders_rate_waits_for_its_slot(db):
+    now = utcnow()
+    later = now + timedelta(seconds=10)
+    async with db.session() as session:
+        await inbox.accept(session, [msg("a", "1"), msg("b", "2")], now, not_before=[later, None])
+    async with db.session() as session:
+        first = await inbox.claim_next(session, now, 30)
+        assert await inbox.claim_next(session, now, 30) is None
+    async with db.session() as session:
+        deferred = await inbox.claim_next(session, later, 30)
+    assert (first.platform_message_id, deferred.platform_message_id) == ("2", "1")
