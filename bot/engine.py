@@ -55,13 +55,6 @@ class Turn:
     intent_ranking: list[dict[str, Any]] = field(default_factory=list)
 
 
-def find_model(models_dir: Path, explicit: Path | None = None) -> Path | None:
-    if explicit is not None:
-        return explicit if explicit.exists() else None
-    candidates = sorted(models_dir.glob("*.tar.gz"), key=lambda p: p.stat().st_mtime)
-    return candidates[-1] if candidates else None
-
-
 def read_endpoints(path: Path, variables: Mapping[str, str]) -> dict[str, dict[str, Any]]:
     """endpoints.yml with `${VAR}` filled from `variables`; a section whose type or url
     comes out empty is switched off, so one file serves SQLite and PostgreSQL/Redis."""
@@ -125,7 +118,23 @@ class DialogueEngine:
             self._thread.stop()
             self._thread = None
 
-    async def _load(self, model_path: Path) -> Any:
+    async def swap(self, model_path: Path) -> None:
+        """Answer with another model from now on, without a restart.
+
+        The new agent loads beside the old one (off the engine's loop, which keeps
+        answering meanwhile) and shares its lock store, so a conversation stays in order
+        across the swap; then the reference is switched on the engine's loop. A message
+        already being handled read the old reference and finishes on the old model."""
+        if self._thread is None or self._agent is None:
+            raise EngineError("the dialogue engine is not started")
+        agent = await self._thread.call(self._load(model_path, previous=self._agent))
+        await self._thread.call(self._install(agent, model_path))
+        logger.info("dialogue model %s loaded; now answering with it", model_path.name)
+
+    async def _install(self, agent: Any, model_path: Path) -> None:
+        self._agent, self.model_path = agent, model_path
+
+    async def _load(self, model_path: Path, previous: Any = None) -> Any:
         from rasa.core.agent import Agent
         from rasa.core.lock_store import LockStore
         from rasa.core.tracker_store import TrackerStore
@@ -141,13 +150,22 @@ class DialogueEngine:
 
             broker = await EventBroker.create(endpoint("event_broker"))
         tracker_config = endpoint("tracker_store")
-        return Agent.load(
-            model_path,
-            # The model's domain is set on the store when the model loads.
-            tracker_store=TrackerStore.create(tracker_config, event_broker=broker) if tracker_config else None,
-            lock_store=LockStore.create(endpoint("lock_store")),
-            action_endpoint=endpoint("action_endpoint") or InProcessActions(self._actions),
-        )
+
+        def load() -> Any:
+            # The model's domain is set on the store when the model loads, so every agent
+            # gets its own store; only the in-memory default is shared, to keep its trackers.
+            if tracker_config:
+                tracker_store = TrackerStore.create(tracker_config, event_broker=broker)
+            else:
+                tracker_store = previous.tracker_store if previous is not None else None
+            return Agent.load(
+                model_path, tracker_store=tracker_store,
+                lock_store=previous.lock_store if previous is not None else LockStore.create(endpoint("lock_store")),
+                action_endpoint=endpoint("action_endpoint") or InProcessActions(self._actions),
+            )
+
+        # Loading is seconds of CPU and disk: in a thread, so the loop goes on answering.
+        return await asyncio.get_running_loop().run_in_executor(None, load)
 
     async def handle(self, conversation_key: str, text: str, *, channel: str, message_id: str,
                      metadata: dict[str, Any] | None = None) -> Turn:

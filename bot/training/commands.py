@@ -1,0 +1,315 @@
+"""The trainers' commands of `python -m bot`: review, annotate, intents, train, models, eval."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from dataclasses import asdict
+from pathlib import Path
+
+from bot.settings import Settings
+
+
+def add_commands(sub) -> None:
+    review = sub.add_parser("review", help="customer messages the bot should learn from, grouped")
+    review.add_argument("--limit", type=int, default=20, help="groups to show (default 20)")
+    review.add_argument("--all", action="store_true", help="include groups already annotated")
+    review.add_argument("--json", action="store_true")
+    review.set_defaults(handler=_review)
+
+    annotate = sub.add_parser("annotate", help="teach an example to an existing or a new intent")
+    annotate.add_argument("text", nargs="?", help="the example (or use --message)")
+    annotate.add_argument("--message", type=int, help="a customer message id from `review`")
+    annotate.add_argument("--intent", required=True)
+    annotate.add_argument("--new", action="store_true", help="create the intent, its response and rule")
+    annotate.add_argument("--response", help="what the bot answers (a new intent's, or replaces an existing one's)")
+    annotate.add_argument("--by", default="cli", help="who annotated (recorded in the history)")
+    annotate.set_defaults(handler=_annotate)
+
+    intents = sub.add_parser("intents", help="intents and how many examples each has")
+    intents.add_argument("--json", action="store_true")
+    intents.set_defaults(handler=_intents)
+
+    train = sub.add_parser("train", help="validate, train, gate against the active model (see docs/training.md)")
+    train.add_argument("--if-missing", action="store_true", help="only when models/ has no model (no gate)")
+    train.add_argument("--activate", action="store_true", help="activate the new model when it passes the gate")
+    train.set_defaults(handler=_train)
+
+    models = sub.add_parser("models", help="model versions: list, activate, rollback")
+    models.add_argument("action", nargs="?", choices=("list", "activate", "rollback"), default="list")
+    models.add_argument("version", nargs="?")
+    models.add_argument("--force", action="store_true", help="activate a version the gate refused")
+    models.add_argument("--json", action="store_true")
+    models.set_defaults(handler=_models)
+
+    evaluate = sub.add_parser("eval", help="measure the pipeline on a labelled train and test set")
+    evaluate.add_argument("--train", type=Path, required=True, help="Rasa NLU YAML or CSV (text,label)")
+    evaluate.add_argument("--test", type=Path, required=True, help="label `oos`: must be handed over")
+    evaluate.add_argument("--validation", type=Path, help="for --choose-threshold (default: 20%% of --train)")
+    evaluate.add_argument("--config", type=Path, help="pipeline to measure (default: CONFIG_FILE)")
+    evaluate.add_argument("--choose-threshold", action="store_true")
+    evaluate.add_argument("--target-wrong-rate", type=float, default=0.05)
+    evaluate.add_argument("--json", action="store_true")
+    evaluate.set_defaults(handler=_eval)
+
+
+def _project(settings: Settings):
+    from bot.training.project import Project
+
+    return Project.from_settings(settings)
+
+
+def _with_session(settings: Settings, work):
+    from bot.storage.database import Database
+
+    async def runner():
+        db = Database(settings.database_url)
+        try:
+            async with db.session() as session:
+                return await work(session)
+        finally:
+            await db.close()
+
+    return asyncio.run(runner())
+
+
+# --- review ------------------------------------------------------------------------------
+
+def _review(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.training.annotate import known_examples
+    from bot.training.review import group, review_items
+
+    known = known_examples(_project(settings))
+
+    async def work(session):
+        return await review_items(session, settings.review_confidence_threshold, known_examples=known)
+
+    groups = [g for g in group(_with_session(settings, work)) if args.all or not g.done][:args.limit]
+    if args.json:
+        print(json.dumps([{
+            "key": g.key, "count": g.count, "done": g.done, "intents": dict(g.intents),
+            "messages": [{**asdict(i), "created_at": i.created_at.isoformat(),
+                          "context": [asdict(c) for c in i.context]} for i in g.items],
+        } for g in groups], indent=2, ensure_ascii=False))
+        return 0
+    if not groups:
+        print("Nothing to review.")
+        return 0
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"{len(groups)} group(s) to review (annotate with `python -m bot annotate --message ID "
+                        "--intent NAME`)")
+    for column in ("count", "example", "message ids", "predicted", "why", "context"):
+        table.add_column(column, overflow="fold")
+    for g in groups:
+        first = g.items[0]
+        predicted = ", ".join(f"{name} ×{n}" for name, n in g.intents)
+        if first.confidence is not None:
+            predicted += f" ({first.confidence:.2f})"
+        context = " / ".join(f"{c.author}: {c.text[:40]}" for c in first.context)
+        table.add_row(str(g.count) + (" done" if g.done else ""), first.text[:80],
+                      ", ".join(str(i.message_id) for i in g.items[:5]) + ("…" if g.count > 5 else ""),
+                      predicted, "; ".join(first.reasons), context)
+    Console().print(table)
+    return 0
+
+
+# --- annotate / intents ------------------------------------------------------------------
+
+def _annotate(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.training.annotate import AnnotationError, add_example, add_intent, set_response
+    from bot.training.review import customer_text, mark_annotated
+
+    project = _project(settings)
+    text = args.text
+    try:
+        if args.message is not None:
+            async def read(session):
+                return await customer_text(session, args.message)
+
+            text = _with_session(settings, read)
+        if not text and not (args.response and not args.new):
+            raise AnnotationError("give the example's text, or --message ID")
+        if args.new:
+            result = add_intent(project, args.intent, text, args.response or "")
+        else:
+            if args.response:
+                # An existing intent: --response rewrites what the bot answers.
+                set_response(project, args.intent, args.response)
+                print(f"utter_{args.intent} now answers: {args.response.strip()}")
+                if not text:
+                    return 0
+            result = add_example(project, args.intent, text)
+    except (AnnotationError, LookupError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    if args.message is not None:
+        async def mark(session):
+            await mark_annotated(session, args.message, args.intent, args.by)
+
+        _with_session(settings, mark)
+    if result.new_intent:
+        print(f"new intent {result.intent}: example, response utter_{result.intent} and rule added")
+    elif result.added:
+        print(f"added to {result.intent}: {result.text}")
+    else:
+        print(f"{result.intent} has this example already")
+    print("train and activate with `python -m bot train --activate`")
+    return 0
+
+
+def _intents(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.training.annotate import intent_examples
+
+    counts = {name: len(examples) for name, examples in intent_examples(_project(settings)).items()}
+    if args.json:
+        print(json.dumps(counts, indent=2))
+        return 0
+    width = max(map(len, counts), default=10)
+    for name, count in counts.items():
+        print(f"{name:<{width}}  {count}")
+    print(f"{len(counts)} intents, {sum(counts.values())} examples")
+    return 0
+
+
+# --- train / models ----------------------------------------------------------------------
+
+def _train(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.training import TrainingFailed
+    from bot.training.pipeline import train_and_gate
+    from bot.training.registry import serving_model
+
+    if args.if_missing and serving_model(settings.models_dir, settings.model_path):
+        return 0
+    from rich.console import Console
+
+    console = Console(stderr=True)
+
+    def on_step(step: str) -> None:
+        console.print(f"[bold]» {step}[/bold]")
+
+    try:
+        with console.status("starting", spinner="dots") as status:
+            def on_output(line: str) -> None:
+                # Rasa's progress bars and log lines, one at a time, on the status line.
+                status.update(line[-120:].replace("[", r"\["))
+                if not console.is_terminal and ("it/s" not in line or "100%" in line):
+                    console.print(line, markup=False, highlight=False)
+
+            outcome = train_and_gate(_project(settings), settings.models_dir, settings.gate_tolerance,
+                                     activate=args.activate or args.if_missing, on_step=on_step,
+                                     on_output=on_output)
+    except TrainingFailed as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print(outcome.report)
+    version = outcome.version
+    if version.status == "active":
+        print(f"{version.version} is active; a running service switches to it within a few seconds")
+    elif version.status == "candidate":
+        print(f"{version.version} passed; activate it with `python -m bot models activate {version.version}`")
+    else:
+        print(f"{version.version} was refused; it stays registered but is not served", file=sys.stderr)
+        return 3
+    return 0
+
+
+def _models(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.training.registry import Registry, RegistryError
+
+    registry = Registry(settings.models_dir)
+    try:
+        if args.action == "activate":
+            if not args.version:
+                print("error: which version? see `python -m bot models list`", file=sys.stderr)
+                return 2
+            entry = registry.activate(args.version, force=args.force)
+            print(f"{entry.version} is active; a running service switches to it within a few seconds")
+            return 0
+        if args.action == "rollback":
+            entry = registry.rollback()
+            print(f"rolled back: {entry.version} is active again")
+            return 0
+    except RegistryError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    versions = registry.versions()
+    if args.json:
+        print(json.dumps([asdict(v) for v in versions], indent=2))
+        return 0
+    if not versions:
+        print(f"No registered model in {settings.models_dir}; train one with `python -m bot train`.")
+        return 0
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="Model versions")
+    for column in ("version", "status", "created", "data", "held-out macro F1", "gate"):
+        table.add_column(column)
+    for v in reversed(versions):
+        nlu = (v.gate or {}).get("nlu") or {}
+        decision = (v.gate or {}).get("decision") or {}
+        table.add_row(v.version, v.status, v.created_at, v.fingerprint[:8],
+                      f"{nlu['macro_f1']:.3f}" if nlu else "",
+                      "; ".join(decision.get("reasons", [])) if decision else "")
+    Console().print(table)
+    return 0
+
+
+# --- eval --------------------------------------------------------------------------------
+
+def _eval(settings: Settings, args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.progress import Progress
+
+    from bot.training import TrainingFailed
+    from bot.training.eval import EvalRequest, evaluate
+
+    request = EvalRequest(train=args.train, test=args.test, config=args.config or settings.config_file,
+                          validation=args.validation, choose_threshold=args.choose_threshold,
+                          target_wrong_rate=args.target_wrong_rate)
+    console = Console(stderr=True)
+    try:
+        console.print(f"[bold]» training {request.config.name}'s pipeline on {request.train.name}[/bold] "
+                      "(Rasa's progress bars follow)")
+        with Progress(console=console, transient=True) as bar:
+            testing = bar.add_task("classifying the test set", total=None, start=False)
+
+            def progress(done: int, total: int) -> None:
+                bar.start_task(testing)
+                bar.update(testing, completed=done, total=total)
+
+            result = evaluate(request, progress=progress)
+    except (TrainingFailed, ValueError, OSError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return 0
+    print(eval_text(result))
+    return 0
+
+
+def eval_text(result: dict) -> str:
+    def pct(value):
+        return "n/a" if value is None else f"{value:.1%}"
+
+    lines = [
+        f"{result['examples']} test examples, {result['train_examples']} train examples, {result['intents']} intents",
+        f"trained in {result['train_seconds']}s, classified in {result['predict_seconds']}s",
+        f"in-scope accuracy  {pct(result['in_scope_accuracy'])}",
+        f"out-of-scope recall {pct(result['oos_recall'])}",
+        f"wrong-answer rate  {pct(result['wrong_answer_rate'])}",
+        f"containment        {pct(result['containment'])}",
+        f"threshold          {result['threshold']:.3f}",
+        "", f"{'intent':<28} {'precision':>9} {'recall':>7} {'F1':>6} {'n':>5}",
+    ]
+    for name, s in result["per_intent"].items():
+        lines.append(f"{name:<28} {s['precision']:>9.3f} {s['recall']:>7.3f} {s['f1']:>6.3f} {s['support']:>5}")
+    if result["confusions"]:
+        lines += ["", "confusions (true -> predicted: count)"]
+        lines += [f"  {c['true']} -> {c['predicted']}: {c['count']}" for c in result["confusions"][:20]]
+    return "\n".join(lines)

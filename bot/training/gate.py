@@ -1,0 +1,116 @@
+"""The gate a new model passes before it may answer customers.
+
+Two checks, each against the active model:
+- NLU: the project's pipeline is trained on a seeded, stratified 80% of the NLU examples
+  and scored on the other 20%; refused when the macro F1 falls more than the tolerance.
+  The active model's figure comes from the same procedure on the data it was trained
+  from (its snapshot), computed once and kept in the registry.
+- Stories: the test stories (tests/test_stories.yml, Rasa's convention) run against both
+  full models; refused when one the active model passes now fails.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bot.training import metrics
+from bot.training.nlu import Progress, extras, quiet_rasa, fallback_threshold, predict, read_examples, split, train_nlu
+from bot.training.project import Project
+
+HOLDOUT = 0.2
+
+
+@dataclass(frozen=True)
+class Decision:
+    passed: bool
+    reasons: list[str] = field(default_factory=list)
+    # (intent, F1 before, F1 after) for every intent that got worse by more than the tolerance
+    drops: list[tuple[str, float, float]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"passed": self.passed, "reasons": self.reasons,
+                "drops": [{"intent": i, "before": b, "after": a} for i, b, a in self.drops]}
+
+
+def nlu_figures(project: Project, progress: Progress | None = None) -> dict[str, Any]:
+    """Held-out NLU figures of the project's pipeline on its own data."""
+    examples = read_examples(project.data_dir)
+    kept, held = split(examples, HOLDOUT)
+    with tempfile.TemporaryDirectory(prefix="gate-") as workdir:
+        model = train_nlu(kept, project.config_file, Path(workdir), "gate", extras(project))
+        predictions = predict(model, held, progress)
+    report = metrics.report(predictions, fallback_threshold(project.config_file))
+    return {"trained_on": len(kept), "held_out": len(held), **report.as_dict()}
+
+
+def story_figures(model: Path, stories: Path) -> dict[str, Any] | None:
+    """Which test stories the full model follows; None when the project has none."""
+    if not stories.exists():
+        return None
+    import asyncio
+
+    return asyncio.run(_stories(model, stories))
+
+
+async def _stories(model: Path, stories: Path) -> dict[str, Any]:
+    from rasa.core.agent import Agent
+    from rasa.core.test import test
+    from ruamel.yaml import YAML
+
+    quiet_rasa()
+    agent = Agent.load(model)
+    with tempfile.TemporaryDirectory(prefix="gate-stories-") as out:
+        result = await test(str(stories), agent, out_directory=out, disable_plotting=True)
+        failed_file = Path(out) / "failed_test_stories.yml"
+        failed_data = YAML(typ="safe").load(failed_file.read_text()) if failed_file.exists() else None
+    names = YAML(typ="safe").load(stories.read_text()) or {}
+    total = len(names.get("stories") or [])
+    failed = sorted({str(s.get("story", "")).split(" (")[0] for s in (failed_data or {}).get("stories") or []})
+    conversation = (result.get("report") or {}).get("conversation_accuracy") or {}
+    return {"total": conversation.get("total", total), "failed": failed}
+
+
+def compare(candidate: dict[str, Any], baseline: dict[str, Any] | None, tolerance: float) -> Decision:
+    if baseline is None or not baseline.get("nlu"):
+        return Decision(True, ["no active model to compare with"])
+    reasons, drops = [], []
+    before, after = baseline["nlu"], candidate["nlu"]
+    if after["macro_f1"] < before["macro_f1"] - tolerance:
+        reasons.append(f"held-out macro F1 fell from {before['macro_f1']:.3f} to {after['macro_f1']:.3f} "
+                       f"(tolerance {tolerance:.3f})")
+    for intent, score in sorted(before.get("per_intent", {}).items()):
+        new = after.get("per_intent", {}).get(intent)
+        if new is not None and score.get("support") and new["f1"] < score["f1"] - tolerance:
+            drops.append((intent, score["f1"], new["f1"]))
+    old_stories, new_stories = baseline.get("stories"), candidate.get("stories")
+    if old_stories is not None and new_stories is not None:
+        broken = sorted(set(new_stories["failed"]) - set(old_stories["failed"]))
+        if broken:
+            reasons.append(f"test stories the active model passes now fail: {', '.join(broken)}")
+    return Decision(not reasons, reasons or ["no regression beyond the tolerance"], drops)
+
+
+def readable(candidate: dict[str, Any], baseline: dict[str, Any] | None, decision: Decision) -> str:
+    """The gate report as a trainer reads it."""
+    nlu = candidate["nlu"]
+    lines = [f"Gate: {'PASSED' if decision.passed else 'REFUSED'}"]
+    lines += [f"  - {reason}" for reason in decision.reasons]
+    old = (baseline or {}).get("nlu")
+    lines.append(f"NLU on {nlu['held_out']} held-out examples (trained on {nlu['trained_on']}):")
+    for name in ("macro_f1", "accuracy"):
+        was = f" (active: {old[name]:.3f})" if old else ""
+        lines.append(f"  {name:<10} {nlu[name]:.3f}{was}")
+    if decision.drops:
+        lines.append("Intents whose F1 dropped:")
+        lines += [f"  {intent:<28} {b:.3f} -> {a:.3f}" for intent, b, a in decision.drops]
+    if nlu.get("confusions"):
+        lines.append("Most frequent confusions (true -> predicted):")
+        lines += [f"  {c['true']} -> {c['predicted']}: {c['count']}" for c in nlu["confusions"][:5]]
+    stories = candidate.get("stories")
+    if stories is not None:
+        lines.append(f"Test stories: {stories['total'] - len(stories['failed'])}/{stories['total']} pass"
+                     + (f"; failing: {', '.join(stories['failed'])}" if stories["failed"] else ""))
+    return "\n".join(lines)
