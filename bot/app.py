@@ -11,17 +11,21 @@ from datetime import datetime
 from aiohttp import web
 
 from bot.bus import Bus, LocalBus
-from bot.engine import DialogueEngine, EngineError, find_model, read_endpoints
+from bot.console import mount_console
+from bot.engine import DialogueEngine, EngineError, read_endpoints
 from bot.http import HttpClient
 from bot.inbox import Inbox
 from bot.messages import utcnow
 from bot.outbox import OutboxSender
+from bot.ratelimit import RateLimiter
 from bot.redis_bus import RedisBus
 from bot.sentiment import SentimentScorer
 from bot.settings import Settings, endpoint_variables
 from bot.storage import inbox as inbox_store
 from bot.storage.database import Database
 from bot.storage.orders import OrderRepository
+from bot.training.registry import serving_model
+from bot.training.watcher import follow_active_model
 from bot.web.pages import STATIC_DIR, security_headers, template_environment
 from bot.webchat import webchat_routes
 from bot.webhooks import channel_routes, rest_routes
@@ -58,7 +62,9 @@ def create_app(settings: Settings, roles: Roles = Roles(), *, bus: Bus | None = 
     app[SETTINGS_KEY] = settings
     app[DB_KEY] = db
     app[BUS_KEY] = bus
-    inbox = Inbox(db, bus, clock, settings.poll_interval)
+    limiter = (RateLimiter(settings.sender_rate_per_minute, settings.sender_burst)
+               if settings.sender_rate_per_minute > 0 else None)
+    inbox = Inbox(db, bus, clock, settings.poll_interval, limiter)
     rest = RestChannel(settings.max_text_chars)
     webchat = WebchatChannel(bus, settings.max_text_chars)
     http = HttpClient(settings.http_timeout)
@@ -95,6 +101,7 @@ def create_app(settings: Settings, roles: Roles = Roles(), *, bus: Bus | None = 
                 channel.attach(app, inbox, db)
             else:
                 app.router.add_routes(channel_routes(channel, inbox))
+        mount_console(app, db, bus, settings, templates, clock)
         app.router.add_static("/static", STATIC_DIR)
     app.router.add_get("/health", _health(settings, roles, channels))
     return app
@@ -105,7 +112,7 @@ def _worker_context(settings: Settings, db: Database, bus: Bus, channels: dict[s
     async def worker(app: web.Application) -> AsyncIterator[None]:
         import actions
 
-        model = find_model(settings.models_dir, settings.model_path)
+        model = serving_model(settings.models_dir, settings.model_path)
         if model is None:
             raise EngineError(f"no trained model in {settings.models_dir}: run `python -m bot train` first")
         # The actions' database is used only on the engine's own event loop.
@@ -121,6 +128,11 @@ def _worker_context(settings: Settings, db: Database, bus: Bus, channels: dict[s
                                 name="dialogue-worker"),
             asyncio.create_task(OutboxSender(db, channels, bus, settings, clock).run(), name="outbox-sender"),
         ]
+        if settings.model_path is None:
+            # MODEL_PATH pins a model; otherwise follow the registry's activations.
+            tasks.append(asyncio.create_task(
+                follow_active_model(engine, settings.models_dir, settings.model_poll_interval, bus),
+                name="model-watcher"))
         for task in tasks:
             task.add_done_callback(_log_crash)
         yield
@@ -164,5 +176,5 @@ def _health(settings: Settings, roles: Roles, channels: dict[str, Channel]):
 
 
 def _model_on_disk(settings: Settings) -> str | None:
-    model = find_model(settings.models_dir, settings.model_path)
+    model = serving_model(settings.models_dir, settings.model_path)
     return model.name if model else None

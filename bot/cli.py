@@ -7,7 +7,6 @@ import asyncio
 import json
 import logging
 import sys
-from datetime import datetime
 
 from bot import settings as settings_module
 from bot.settings import Settings, SettingsError
@@ -43,9 +42,10 @@ def _parser() -> argparse.ArgumentParser:
 
     sub.add_parser("migrate", help="apply database migrations").set_defaults(handler=_migrate)
 
-    train = sub.add_parser("train", help="train the dialogue model into models/")
-    train.add_argument("--if-missing", action="store_true", help="only when models/ has no model")
-    train.set_defaults(handler=_train)
+    from bot.training.commands import add_commands as add_training_commands
+
+    # review, annotate, intents, train, models, eval
+    add_training_commands(sub)
 
     queue = sub.add_parser("queue", help="conversations waiting for, or with, a person")
     queue.add_argument("--json", action="store_true")
@@ -60,6 +60,30 @@ def _parser() -> argparse.ArgumentParser:
     transcript.add_argument("--sender", required=True)
     transcript.add_argument("--json", action="store_true")
     transcript.set_defaults(handler=_transcript)
+
+    telegram = sub.add_parser("telegram", help="Telegram bot set-up")
+    telegram_sub = telegram.add_subparsers(dest="telegram_command", required=True)
+    set_webhook = telegram_sub.add_parser("set-webhook", help="register this service's webhook with Telegram")
+    set_webhook.add_argument("--url", help="the service's public base URL (default: PUBLIC_URL)")
+    set_webhook.set_defaults(handler=_telegram_set_webhook)
+
+    users = sub.add_parser("users", help="console accounts: add, list, set-password, disable")
+    users_sub = users.add_subparsers(dest="users_command", required=True)
+    add = users_sub.add_parser("add", help="create an account (prints a generated password if none is given)")
+    add.add_argument("name")
+    add.add_argument("--role", required=True, choices=("agent", "supervisor", "trainer", "admin"))
+    add.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    add.set_defaults(handler=_users_add)
+    users_list = users_sub.add_parser("list", help="every account, with role and state")
+    users_list.add_argument("--json", action="store_true")
+    users_list.set_defaults(handler=_users_list)
+    set_password = users_sub.add_parser("set-password", help="new password (generated unless --password-stdin)")
+    set_password.add_argument("name")
+    set_password.add_argument("--password-stdin", action="store_true")
+    set_password.set_defaults(handler=_users_set_password)
+    disable = users_sub.add_parser("disable", help="the account can no longer log in; its sessions end")
+    disable.add_argument("name")
+    disable.set_defaults(handler=_users_disable)
     return parser
 
 
@@ -71,39 +95,25 @@ def _migrate(settings: Settings, _: argparse.Namespace) -> int:
     return 0
 
 
-def _train(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.engine import find_model
-    from bot.training import TrainingFailed, fingerprint, train
-
-    if args.if_missing and find_model(settings.models_dir, settings.model_path):
-        return 0
-    print("training the dialogue model (a minute or two)...", flush=True)
-    try:
-        model = train(settings.models_dir, f"model-{datetime.now():%Y%m%d-%H%M%S}-{fingerprint()[:8]}")
-    except TrainingFailed as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    print(f"trained {model}")
-    return 0
-
-
 def _run(settings: Settings, args: argparse.Namespace) -> int:
     from dataclasses import replace
 
     from aiohttp import web
 
     from bot.app import Roles, create_app
-    from bot.engine import find_model
     from bot.storage.migrate import upgrade
+    from bot.training.registry import serving_model
 
     if args.port:
         settings = replace(settings, port=args.port, public_url=f"http://{settings.host}:{args.port}")
-    if args.worker and find_model(settings.models_dir, settings.model_path) is None:
+    if args.worker and serving_model(settings.models_dir, settings.model_path) is None:
         print(f"error: no trained model in {settings.models_dir}; run `python -m bot train`", file=sys.stderr)
         return 1
     upgrade(settings.sync_database_url)
     if settings.demo_orders:
         asyncio.run(_seed_demo(settings))
+    if args.web and settings.console_first_admin:
+        asyncio.run(_first_admin(settings))
     roles = Roles(web=args.web, worker=args.worker, reclaim_on_start=args.web and args.worker and settings.is_sqlite)
     app = create_app(settings, roles)
     if args.web:
@@ -125,6 +135,21 @@ async def _seed_demo(settings: Settings) -> None:
         await db.close()
 
 
+async def _first_admin(settings: Settings) -> None:
+    from bot.console.accounts import FIRST_ADMIN, ensure_first_admin
+    from bot.messages import utcnow
+    from bot.storage.database import Database
+
+    db = Database(settings.database_url)
+    try:
+        password = await ensure_first_admin(db, utcnow())
+    finally:
+        await db.close()
+    if password:
+        print(f"\n  Console account created: {FIRST_ADMIN} / {password}\n"
+              f"  (shown once; change it with `python -m bot users set-password {FIRST_ADMIN}`)\n", flush=True)
+
+
 async def _print_urls(settings: Settings) -> None:
     base = settings.public_url.rstrip("/")
     print(f"""
@@ -132,6 +157,7 @@ async def _print_urls(settings: Settings) -> None:
 
     Web chat       {base}/chat
     REST webhook   {base}/webhooks/rest/webhook
+    Agent console  {base}/console
     Health         {base}/health
 
   Press Ctrl-C to stop.
@@ -168,7 +194,8 @@ def _queue(settings: Settings, args: argparse.Namespace) -> int:
     entries = _with_db(settings, work)
     now = utcnow()
     rows = [{
-        "conversation": e.conversation_id, "channel": e.channel, "customer": e.customer, "status": e.status,
+        "conversation": e.conversation_id, "channel": e.channel, "customer": e.customer, "customer_id": e.customer_id,
+        "status": e.status,
         "reason": e.reason, "priority": e.priority, "public": e.is_public,
         "waiting_seconds": int((now - e.queued_at).total_seconds()) if e.queued_at else None,
         "agent": e.assigned_agent, "last_message": e.last_message,
@@ -218,6 +245,14 @@ def _handback(settings: Settings, args: argparse.Namespace) -> int:
         return 1
     print(f"conversation {conversation.id} is back with the bot")
     return 0
+
+
+def _telegram_set_webhook(settings: Settings, args: argparse.Namespace) -> int:
+    from channels.telegram import set_webhook
+
+    answer = asyncio.run(set_webhook(settings, args.url or settings.public_url))
+    print(json.dumps(answer, indent=2, ensure_ascii=False))
+    return 0 if answer.get("ok") else 1
 
 
 def _transcript(settings: Settings, args: argparse.Namespace) -> int:
@@ -278,3 +313,78 @@ def transcript_text(found) -> str:
         elif item.kind == "delivery_failed":
             lines.append(f"{stamp}  -- delivery failed: {item.data.get('error')}")
     return "\n".join(lines)
+
+
+def _password_from(args: argparse.Namespace) -> str | None:
+    if not args.password_stdin:
+        return None
+    return sys.stdin.readline().rstrip("\r\n")
+
+
+def _users(settings: Settings, work) -> int:
+    from bot.console.accounts import AccountError
+    from bot.storage.migrate import upgrade
+
+    # Accounts may be made before the first start: the tables are created if missing.
+    upgrade(settings.sync_database_url)
+    try:
+        return _with_db(settings, work)
+    except AccountError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+
+
+def _users_add(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.console.accounts import add_user
+    from bot.messages import utcnow
+
+    given = _password_from(args)
+
+    async def work(db):
+        password = await add_user(db, args.name, args.role, given, utcnow())
+        print(f"created {args.role} {args.name}" + ("" if given is not None else f" with password: {password}"))
+        return 0
+
+    return _users(settings, work)
+
+
+def _users_list(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.console.accounts import list_users
+
+    async def work(db):
+        rows = [{"name": a.name, "role": a.role, "active": a.active,
+                 "locked_until": a.locked_until.isoformat() if a.locked_until else None,
+                 "last_login_at": a.last_login_at.isoformat() if a.last_login_at else None}
+                for a in await list_users(db)]
+        if args.json:
+            print(json.dumps(rows, indent=2))
+        for row in [] if args.json else rows:
+            state = "active" if row["active"] else "disabled"
+            print(f"{row['name']:<24} {row['role']:<11} {state}")
+        return 0
+
+    return _users(settings, work)
+
+
+def _users_set_password(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.console.accounts import set_password
+
+    given = _password_from(args)
+
+    async def work(db):
+        password = await set_password(db, args.name, given)
+        print(f"password of {args.name} changed" + ("" if given is not None else f": {password}"))
+        return 0
+
+    return _users(settings, work)
+
+
+def _users_disable(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.console.accounts import disable
+
+    async def work(db):
+        await disable(db, args.name)
+        print(f"{args.name} is disabled and logged out")
+        return 0
+
+    return _users(settings, work)

@@ -50,8 +50,14 @@ def priority(*, reason: str, is_public: bool, sentiment: float | None, negative_
     return score
 
 
+def aged_priority(base: int, waited_seconds: float) -> int:
+    """The priority a waiting conversation has now: +1 per minute waited, up to +60, so a
+    plain question left waiting for an hour ranks with a fresh negative one."""
+    return base + min(int(max(waited_seconds, 0) // 60), 60)
+
+
 def decide(*, requested_reason: str | None, is_public: bool, sentiment: float | None,
-           negative_threshold: float, intent: str | None) -> Handoff | None:
+           negative_threshold: float, intent: str | None, earlier_contacts: int = 0) -> Handoff | None:
     """Whether this customer message hands the conversation to a person, and why.
 
     The model decides first (its handoff action); strongly negative sentiment hands over
@@ -67,4 +73,4 @@ def decide(*, requested_reason: str | None, is_public: bool, sentiment: float | 
     if reason is None:
         return None
     return Handoff(reason, priority(reason=reason, is_public=is_public, sentiment=sentiment,
-                                    negative_threshold=negative_threshold))
+                                    negative_threshold=negative_threshold, earlier_contacts=earlier_contacts))

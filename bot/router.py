@@ -6,6 +6,7 @@ Pure decisions on the conversation's state and the message's content; the worker
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from bot.handoff import HUMAN_STATES
@@ -55,6 +56,10 @@ def route(message: IncomingMessage, conversation_status: str) -> Route:
         return Moderate(verdict.reason or "flagged")
     if conversation_status in HUMAN_STATES:
         return ToHuman()
+    if message.payload and RATING_PAYLOAD.match(message.payload.strip()):
+        # A rating button pressed again, or after the question expired: the model has no such intent.
+        return PoliteReply("Thanks, we already have your rating! Is there anything else I can help with?",
+                           reason="rating_again")
     if message.payload:
         # A button press: Rasa understands its payload ("/intent") directly.
         return ToModel(message.payload)
@@ -73,3 +78,17 @@ def route(message: IncomingMessage, conversation_status: str) -> Route:
             reason="no_words",
         )
     return ToModel(text)
+
+
+RATING_PAYLOAD = re.compile(r'^/rate\{\s*"score"\s*:\s*"?([1-5])"?\s*\}$')
+RATING_TEXT = re.compile(r"^\s*([1-5])(?:\s*(?:/\s*5|stars?|⭐+))?\s*[.!]?\s*$", re.IGNORECASE)
+
+
+def satisfaction_score(message: IncomingMessage) -> int | None:
+    """A 1-5 answer to the satisfaction question: a button's payload ("/rate{"score": 4}")
+    or a bare number typed back ("4", "4/5", "4 stars"). Anything else is a new question."""
+    if message.payload:
+        match = RATING_PAYLOAD.match(message.payload.strip())
+    else:
+        match = RATING_TEXT.match(message.text)
+    return int(match.group(1)) if match else None

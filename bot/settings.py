@@ -47,6 +47,14 @@ class Settings:
     models_dir: Path = PROJECT_DIR / "models"
     model_path: Path | None = None
     endpoints_file: Path = PROJECT_DIR / "endpoints.yml"
+    # The Rasa project trainers edit and train (tests point these at a copy).
+    data_dir: Path = PROJECT_DIR / "data"
+    domain_file: Path = PROJECT_DIR / "domain.yml"
+    config_file: Path = PROJECT_DIR / "config.yml"
+    # A new model is refused when its held-out F1 falls more than this below the active one's.
+    gate_tolerance: float = 0.05
+    # How often the service checks the model registry for a newly activated model (seconds).
+    model_poll_interval: float = 3.0
     # Empty: custom actions run inside the service; a URL: an external action server.
     action_endpoint_url: str = ""
     redis_url: str = ""
@@ -58,11 +66,24 @@ class Settings:
     negative_sentiment_threshold: float = -0.6
     demo_orders: bool = True
 
+    # The agent console (bot/console/). Business hours are told to customers handed to a
+    # person: "Mon-Fri 09:00-18:00; Sat 10:00-14:00" in BUSINESS_TIMEZONE (IANA name).
+    business_hours: str = "Mon-Fri 09:00-18:00"
+    business_timezone: str = "UTC"
+    # On a database without an admin account, `run`/`web` create `admin` and print its password once.
+    console_first_admin: bool = True
+    console_session_hours: float = 12.0
+
     max_body_bytes: int = 512 * 1024
     max_text_chars: int = 4096
     rest_reply_timeout: float = 30.0
     worker_concurrency: int = 8
     inbox_lease_seconds: float = 60.0
+    # Per sender (conversation), at acceptance: `sender_burst` messages at once, then this
+    # many a minute (0: no limit). REST/web chat get 429 over it; platform webhooks are
+    # stored and deferred to the sender's next slot (bot/ratelimit.py).
+    sender_rate_per_minute: float = 30.0
+    sender_burst: int = 10
     poll_interval: float = 0.5
     outbox_max_attempts: int = 8
     outbox_backoff_base: float = 1.0
@@ -88,6 +109,10 @@ class Settings:
     telegram_bot_token: str = ""
     telegram_secret_token: str = ""
     telegram_api_url: str = "https://api.telegram.org"
+    # socket.io for chat widgets built for Rasa (rasa-webchat): off unless enabled; the
+    # origins allowed to connect ("" = no check, as Rasa; "*" or a comma-separated list).
+    socketio_enabled: bool = False
+    socketio_cors_origins: str = ""
 
     @classmethod
     def from_mapping(cls, source: Mapping[str, str]) -> Settings:

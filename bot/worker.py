@@ -19,9 +19,11 @@ from bot.bus import CONSOLE_TOPIC, INBOX_TOPIC, OUTBOX_TOPIC, Bus, customer_topi
 from bot.engine import Turn
 from bot.messages import IncomingMessage, OutgoingMessage, utcnow
 from bot import public
-from bot.router import Moderate, PoliteReply, ToHuman, ToModel, route
+from bot.business_hours import handoff_notice, parse as parse_business_hours
+from bot.router import Moderate, PoliteReply, ToHuman, ToModel, route, satisfaction_score
 from bot.sentiment import SentimentScorer
 from bot.settings import Settings
+from bot.storage import console as console_store
 from bot.storage import history, inbox, outbox
 from bot.storage.database import Database
 from bot.storage.models import Conversation, InboxItem
@@ -44,6 +46,7 @@ class DialogueWorker:
         self.settings = settings
         self.sentiment = sentiment
         self.clock = clock
+        self.business_hours = parse_business_hours(settings.business_hours, settings.business_timezone)
         self._wake = asyncio.Event()
 
     async def run(self) -> None:
@@ -83,35 +86,75 @@ class DialogueWorker:
             item = await inbox.claim_next(session, self.clock(), self.settings.inbox_lease_seconds)
         if item is None:
             return False
+        keeper = asyncio.create_task(self._keep_claim(item), name=f"lease-{item.id}")
         try:
             await self.process(item)
+        except inbox.ClaimLost as lost:
+            # Our lease ran out and another worker answers instead; nothing of ours was committed.
+            logger.warning("%s; its answer is left to that worker", lost)
         except Exception as error:
+            await self._failed(item, error)
+        finally:
+            keeper.cancel()
+        return True
+
+    async def _failed(self, item: InboxItem, error: Exception) -> None:
+        outage = is_outage(error)
+        if outage:
+            # Redis or the database away: not the message's fault, so it never counts
+            # towards giving up; it is retried soon, and again until they are back.
+            logger.error("message %s not processed: %s unavailable (%s); retrying", item.id, outage,
+                         _describe(error))
+            retry_at = self.clock() + timedelta(seconds=min(2 ** min(item.attempts, 10), 10))
+        else:
             logger.exception("message %s failed; it will be retried", item.id)
             retry_at = self.clock() + timedelta(seconds=min(2 ** item.attempts, 60))
+        give_up = not outage and item.attempts >= 5
+        try:
             async with self.db.session() as session:
-                if item.attempts >= 5:
-                    await inbox.finish(session, item.id, self.clock(), status="failed", error=repr(error))
+                if give_up:
+                    await inbox.finish(session, item, self.clock(), status="failed", error=repr(error))
                 else:
-                    await inbox.release(session, item.id, repr(error), retry_at)
-            if item.attempts >= 5:
-                await self.bus.publish(processed_topic(item.id), {"inbox_id": item.id, "status": "failed"})
-        return True
+                    await inbox.release(session, item, repr(error), retry_at)
+        except inbox.ClaimLost:
+            return
+        # If the database is away this raises too: the lease then runs out and the
+        # message is taken again, which is the same retry.
+        if give_up:
+            await self.bus.publish(processed_topic(item.id), {"inbox_id": item.id, "status": "failed"})
+
+    async def _keep_claim(self, item: InboxItem) -> None:
+        """Renew the lease while the message is worked on, so a slow turn is not taken over."""
+        lease = self.settings.inbox_lease_seconds
+        while True:
+            await asyncio.sleep(lease / 3)
+            try:
+                async with self.db.session() as session:
+                    kept = await inbox.extend_lease(session, item, self.clock() + timedelta(seconds=lease))
+            except Exception as error:  # the final commit is fenced: a lost lease costs a retry only
+                logger.warning("could not renew the claim of message %s: %s", item.id, _describe(error))
+                continue
+            if not kept:
+                return
 
     async def process(self, item: InboxItem) -> None:
         message = IncomingMessage.from_json(item.payload)
         now = self.clock()
         score = self.sentiment.score(message.text)
+        if satisfaction_score(message) is not None and await self._rated(item, message, score, now):
+            return
         async with self.db.session() as session:
             customer = await history.customer_for(session, message.channel, message.sender_id,
                                                   message.sender_name, now)
             conversation = await history.open_conversation(session, customer, message.channel, now, lock=True)
             incoming = await history.record_incoming(session, conversation, item.id, message, score, now)
             incoming_id, conversation_id, status = incoming.id, conversation.id, conversation.status
+            earlier_contacts = await console_store.earlier_contacts(session, conversation, now)
             decision = route(message, status)
             if isinstance(decision, Moderate):
                 await self._moderate(session, conversation, message, decision.reason, now)
             if isinstance(decision, (ToHuman, Moderate)):
-                await inbox.finish(session, item.id, now)
+                await inbox.finish(session, item, now)
         if isinstance(decision, (ToHuman, Moderate)):
             await self._notify(item.id, message, {"type": "customer_message", "conversation_id": conversation_id})
             if isinstance(decision, Moderate) and self.settings.hide_abusive_comments:
@@ -132,7 +175,7 @@ class DialogueWorker:
             requested_reason=turn.handoff_reason if turn else None,
             is_public=message.is_public, sentiment=score,
             negative_threshold=self.settings.negative_sentiment_threshold,
-            intent=turn.intent if turn else None,
+            intent=turn.intent if turn else None, earlier_contacts=earlier_contacts,
         )
         now = self.clock()
         async with self.db.session() as session:
@@ -154,12 +197,15 @@ class DialogueWorker:
                 # sound deaf to an upset customer, so a person's promise replaces it.
                 replies = [_outgoing(message, EMPATHETIC_HANDOFF)]
             replies = public.shape(message, replies, handed_over=handover is not None)
+            if handover is not None and conversation.status == "bot":
+                replies = _with_notice(replies, message, handoff_notice(
+                    self.business_hours, now, await console_store.median_recent_wait(session)))
             for reply in replies:
                 record = await history.record_outgoing(session, conversation, item.id, reply, now)
                 await outbox.enqueue(session, record, reply, now)
             if handover is not None and conversation.status == "bot":
                 await hand_to_queue(session, conversation, handover.reason, handover.priority, now)
-            await inbox.finish(session, item.id, now)
+            await inbox.finish(session, item, now)
             status = conversation.status
         if replies:
             await self.bus.publish(OUTBOX_TOPIC, {"conversation_id": conversation_id})
@@ -167,6 +213,28 @@ class DialogueWorker:
             await self.bus.publish(customer_topic(message.conversation_key), {"type": "status", "status": status})
         await self._notify(item.id, message, {"type": "handoff" if handover else "answered",
                                               "conversation_id": conversation_id})
+
+    async def _rated(self, item: InboxItem, message: IncomingMessage, sentiment: float | None,
+                     now: datetime) -> bool:
+        """The answer to a resolved conversation's satisfaction question: stored on that
+        conversation and thanked, instead of starting a new conversation."""
+        stars = satisfaction_score(message)
+        async with self.db.session() as session:
+            customer = await history.customer_for(session, message.channel, message.sender_id,
+                                                  message.sender_name, now)
+            rated = await console_store.awaiting_rating(session, customer.id)
+            if rated is None or stars is None:
+                return False
+            await history.record_incoming(session, rated, item.id, message, sentiment, now)
+            await console_store.record_satisfaction(session, rated, stars, now)
+            await history.add_event(session, rated.id, "satisfaction", {"score": stars}, now)
+            thanks = _outgoing(message, THANKS_FOR_RATING)
+            record = await history.record_outgoing(session, rated, item.id, thanks, now)
+            await outbox.enqueue(session, record, thanks, now)
+            await inbox.finish(session, item, now)
+        await self.bus.publish(OUTBOX_TOPIC, {"conversation_id": rated.id})
+        await self._notify(item.id, message, {"type": "satisfaction", "conversation_id": rated.id})
+        return True
 
     async def _moderate(self, session, conversation: Conversation, message: IncomingMessage, reason: str,
                         now: datetime) -> None:
@@ -188,11 +256,61 @@ EMPATHETIC_HANDOFF = ("I'm sorry about this. I'm passing your message to a membe
                       "who will get back to you here as soon as possible.")
 
 
+THANKS_FOR_RATING = "Thank you for your rating! It helps us get better."
+
+
+def _with_notice(replies: list[OutgoingMessage], message: IncomingMessage, notice: str) -> list[OutgoingMessage]:
+    """The expected wait and business hours, said privately: its own message in a private
+    chat, added to the private reply of a public post."""
+    from dataclasses import replace
+
+    if not message.is_public:
+        return [*replies, _outgoing(message, notice)]
+    for index in range(len(replies) - 1, -1, -1):
+        if not replies[index].is_public:
+            return [*replies[:index], replace(replies[index], text=f"{replies[index].text}\n\n{notice}"),
+                    *replies[index + 1:]]
+    return replies
+
+
 def _outgoing(message: IncomingMessage, text: str, buttons=(), image=None, custom=None) -> OutgoingMessage:
     return OutgoingMessage(
         channel=message.channel, recipient_id=message.sender_id, text=text, buttons=tuple(buttons),
         image=image, custom=custom, author="bot", is_public=message.is_public, thread_id=message.thread_id,
     )
+
+
+def is_outage(error: BaseException) -> str | None:
+    """Which service an error says is unreachable ("Redis", "the database"), or None."""
+    from sqlalchemy.exc import DBAPIError
+
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        module = type(current).__module__
+        if module.startswith("redis") and type(current).__name__ in ("ConnectionError", "TimeoutError",
+                                                                     "BusyLoadingError"):
+            return "Redis"
+        if isinstance(current, DBAPIError) and (current.connection_invalidated
+                                                or type(current.orig).__name__ in OUTAGE_DRIVER_ERRORS):
+            return "the database"
+        if module.startswith("sqlalchemy") and type(current).__name__ == "TimeoutError":
+            return "the database"  # no pooled connection came free in time
+        if isinstance(current, (ConnectionError, TimeoutError, asyncio.TimeoutError)) or (
+                isinstance(current, OSError) and current.errno is not None):
+            return "a service (network)"
+        current = current.__cause__ or current.__context__
+    return None
+
+
+# asyncpg's and psycopg2's names for "the server went away / is not accepting connections".
+OUTAGE_DRIVER_ERRORS = {"ConnectionDoesNotExistError", "InterfaceError", "CannotConnectNowError",
+                        "ConnectionFailureError", "OperationalError", "ConnectionRefusedError"}
+
+
+def _describe(error: BaseException) -> str:
+    return f"{type(error).__name__}: {error}".splitlines()[0][:300]
 
 
 async def announce_new_work(bus: Bus) -> None:

@@ -171,3 +171,58 @@ class Order(Base):
     tracking_code = Column(String(64))
     expected_delivery = Column(Date)
     items = Column(Text, nullable=False, default="")
+
+
+class Agent(Base):
+    """A person who logs in to the console (bot/console/)."""
+
+    __tablename__ = "agents"
+    id = Column(Integer, primary_key=True)
+    name = Column(String(64), nullable=False, unique=True)
+    role = Column(String(16), nullable=False)  # agent | supervisor | trainer | admin
+    password_hash = Column(String(255), nullable=False)
+    active = Column(Boolean, nullable=False, default=True)
+    failed_logins = Column(Integer, nullable=False, default=0)
+    locked_until = Column(UtcDateTime)
+    created_at = Column(UtcDateTime, nullable=False)
+    last_login_at = Column(UtcDateTime)
+
+
+class ConsoleSession(Base):
+    """Server-side console sessions: any web process can serve any agent."""
+
+    __tablename__ = "console_sessions"
+    # SHA-256 of the cookie's key: a copy of the table does not log anyone in.
+    key_hash = Column(String(64), primary_key=True)
+    data = Column(JSON, nullable=False, default=dict)
+    agent_name = Column(String(64), index=True)
+    expires_at = Column(UtcDateTime, nullable=False, index=True)
+
+
+class CannedResponse(Base):
+    __tablename__ = "canned_responses"
+    id = Column(Integer, primary_key=True)
+    shortcut = Column(String(64), nullable=False, unique=True)
+    text = Column(Text, nullable=False)
+    created_by = Column(String(64))
+    created_at = Column(UtcDateTime, nullable=False)
+
+
+class Note(Base):
+    """A private note on a conversation, for agents only; never sent to the customer."""
+
+    __tablename__ = "notes"
+    id = Column(Integer, primary_key=True)
+    conversation_id = Column(Integer, ForeignKey("conversations.id"), nullable=False, index=True)
+    author = Column(String(64), nullable=False)
+    text = Column(Text, nullable=False)
+    created_at = Column(UtcDateTime, nullable=False)
+
+
+class Satisfaction(Base):
+    __tablename__ = "satisfaction"
+    id = Column(Integer, primary_key=True)
+    conversation_id = Column(Integer, ForeignKey("conversations.id"), nullable=False, unique=True)
+    score = Column(Integer, nullable=False)
+    agent_name = Column(String(64))
+    created_at = Column(UtcDateTime, nullable=False)

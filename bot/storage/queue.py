@@ -18,6 +18,8 @@ class QueueEntry:
     conversation_id: int
     channel: str
     customer: str
+    # The platform's id of the customer (the name above is for people, this is for tools).
+    customer_id: str
     status: str
     reason: str | None
     priority: int
@@ -69,7 +71,8 @@ async def waiting(session: AsyncSession, statuses: tuple[str, ...] = ("queued", 
     return [
         QueueEntry(
             conversation_id=conv.id, channel=conv.channel,
-            customer=customer.display_name or customer.external_id, status=conv.status,
+            customer=customer.display_name or customer.external_id, customer_id=customer.external_id,
+            status=conv.status,
             reason=conv.handoff_reason, priority=conv.priority, is_public=conv.is_public,
             sentiment=conv.sentiment, queued_at=conv.queued_at, assigned_agent=conv.assigned_agent,
             last_message=text or "",
@@ -113,3 +116,65 @@ async def claim_next_waiting(session: AsyncSession, agent: str, now: datetime) -
     if conversation_id is not None:
         await add_event(session, conversation_id, "claimed", {"agent": agent}, now)
     return conversation_id
+
+
+class ClaimLost(Exception):
+    """Someone else owns the conversation now (or it left the queue)."""
+
+    def __init__(self, owner: str | None, status: str) -> None:
+        super().__init__(f"already taken by {owner}" if owner else f"the conversation is {status}, not waiting")
+        self.owner = owner
+        self.status = status
+
+
+async def claim(session: AsyncSession, conversation_id: int, agent: str, now: datetime) -> Conversation:
+    """Give one waiting conversation to `agent`, atomically: of agents claiming it at the
+    same moment exactly one wins; the others get ClaimLost naming the winner.
+
+    One conditional UPDATE on both backends: the row count says who won (PostgreSQL's
+    row lock makes the second UPDATE re-check `status` after the first commits).
+    """
+    from sqlalchemy import update
+
+    taken = await session.execute(
+        update(Conversation).where(Conversation.id == conversation_id, Conversation.status == "queued")
+        .values(status="assigned", assigned_agent=agent, assigned_at=now, updated_at=now)
+        .execution_options(synchronize_session=False))
+    conversation = await session.get(Conversation, conversation_id, populate_existing=True)
+    if conversation is None:
+        raise LookupError(f"no conversation {conversation_id}")
+    if taken.rowcount != 1:
+        raise ClaimLost(conversation.assigned_agent, conversation.status)
+    waited = (now - conversation.queued_at).total_seconds() if conversation.queued_at else None
+    await add_event(session, conversation_id, "claimed", {"agent": agent, "waited_seconds": waited}, now)
+    return conversation
+
+
+async def owned(session: AsyncSession, conversation_id: int, *, lock: bool = True) -> Conversation:
+    query = select(Conversation).where(Conversation.id == conversation_id).execution_options(populate_existing=True)
+    if lock and session.bind.dialect.name == "postgresql":
+        query = query.with_for_update()
+    conversation = (await session.execute(query)).scalar_one_or_none()
+    if conversation is None:
+        raise LookupError(f"no conversation {conversation_id}")
+    return conversation
+
+
+async def transfer(session: AsyncSession, conversation_id: int, to_agent: str, by: str, now: datetime) -> Conversation:
+    """Hand a conversation to another agent (a colleague, or a supervisor's reassignment)."""
+    conversation = await owned(session, conversation_id)
+    check_transition(conversation.status, "assigned")
+    previous = conversation.assigned_agent
+    conversation.status, conversation.assigned_agent = "assigned", to_agent
+    conversation.assigned_at = conversation.updated_at = now
+    await add_event(session, conversation_id, "transferred", {"from": previous, "to": to_agent, "by": by}, now)
+    return conversation
+
+
+async def close(session: AsyncSession, conversation_id: int, by: str, now: datetime,
+                ask_satisfaction: bool = False) -> Conversation:
+    conversation = await owned(session, conversation_id)
+    check_transition(conversation.status, "closed")
+    conversation.status, conversation.closed_at, conversation.updated_at = "closed", now, now
+    await add_event(session, conversation_id, "resolved", {"by": by, "ask_satisfaction": ask_satisfaction}, now)
+    return conversation

@@ -1,0 +1,112 @@
+"""The brand's business hours, and what a customer handed to a person is told. Pure.
+
+BUSINESS_HOURS is "Mon-Fri 09:00-18:00; Sat 10:00-14:00" (or "always") in
+BUSINESS_TIMEZONE; the clock is passed in, so tests choose the moment.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_GROUP = re.compile(r"^\s*(?P<days>[A-Za-z]{3}(?:\s*-\s*[A-Za-z]{3})?(?:\s*,\s*[A-Za-z]{3}(?:\s*-\s*[A-Za-z]{3})?)*)"
+                    r"\s+(?P<start>\d{1,2}:\d{2})\s*-\s*(?P<end>\d{1,2}:\d{2})\s*$")
+
+
+class BusinessHoursError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class BusinessHours:
+    text: str
+    timezone: str
+    # weekday (0 = Monday) -> opening spans; None: always open.
+    spans: dict[int, tuple[tuple[time, time], ...]] | None
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def is_open(self, now: datetime) -> bool:
+        if self.spans is None:
+            return True
+        local = now.astimezone(self.zone)
+        return any(start <= local.time() < end for start, end in self.spans.get(local.weekday(), ()))
+
+    def next_opening(self, now: datetime) -> datetime | None:
+        """The next moment the team is in, at or after `now` (in the business time zone)."""
+        if self.spans is None or self.is_open(now):
+            return now
+        local = now.astimezone(self.zone)
+        for offset in range(8):
+            day = (local + timedelta(days=offset)).date()
+            for start, _ in sorted(self.spans.get(day.weekday(), ())):
+                opening = datetime.combine(day, start, tzinfo=self.zone)
+                if opening > local:
+                    return opening
+        return None
+
+
+def parse(text: str, timezone: str = "UTC") -> BusinessHours:
+    try:
+        ZoneInfo(timezone)
+    except (KeyError, ValueError) as error:
+        raise BusinessHoursError(f"unknown time zone {timezone!r}") from error
+    if text.strip().lower() in {"", "always", "24/7"}:
+        return BusinessHours(text, timezone, None)
+    spans: dict[int, list[tuple[time, time]]] = {}
+    for group in text.split(";"):
+        match = _GROUP.match(group)
+        if not match:
+            raise BusinessHoursError(f"cannot read business hours {group.strip()!r}: write e.g. 'Mon-Fri 09:00-18:00'")
+        start, end = _time(match["start"]), _time(match["end"])
+        if end <= start:
+            raise BusinessHoursError(f"{group.strip()!r}: the end must be after the start")
+        for day in _days(match["days"]):
+            spans.setdefault(day, []).append((start, end))
+    return BusinessHours(text, timezone, {day: tuple(sorted(s)) for day, s in spans.items()})
+
+
+def _time(value: str) -> time:
+    hours, minutes = (int(part) for part in value.split(":"))
+    if not (0 <= hours <= 23 and 0 <= minutes <= 59):
+        raise BusinessHoursError(f"{value!r} is not a time of day")
+    return time(hours, minutes)
+
+
+def _days(spec: str) -> list[int]:
+    days: list[int] = []
+    for part in spec.split(","):
+        first, _, last = (p.strip().title() for p in part.partition("-"))
+        if first not in DAYS or (last and last not in DAYS):
+            raise BusinessHoursError(f"unknown day in {spec!r}: use {', '.join(DAYS)}")
+        start, end = DAYS.index(first), DAYS.index(last or first)
+        days.extend(range(start, end + 1) if start <= end else [*range(start, 7), *range(0, end + 1)])
+    return days
+
+
+def describe_wait(seconds: float) -> str:
+    minutes = round(seconds / 60)
+    if minutes < 1:
+        return "less than a minute"
+    if minutes < 90:
+        return f"about {minutes} minute{'s' if minutes != 1 else ''}"
+    return f"about {round(minutes / 60)} hours"
+
+
+def handoff_notice(hours: BusinessHours, now: datetime, expected_wait: float | None) -> str:
+    """What the customer is told when handed to a person: when they can expect an answer."""
+    if hours.is_open(now):
+        wait = (f"The usual wait right now is {describe_wait(expected_wait)}."
+                if expected_wait is not None else "Someone will be with you shortly.")
+        if hours.spans is None:
+            return wait
+        return f"{wait} Our team is here {hours.text} ({hours.timezone})."
+    opening = hours.next_opening(now)
+    when = f"from {opening:%a %H:%M}" if opening else "as soon as they are back"
+    return (f"Our team is away right now (hours: {hours.text}, {hours.timezone}). "
+            f"They will answer you here {when}.")

@@ -1,0 +1,46 @@
+"""The agent console at /console: pages, JSON API and live WebSocket.
+
+Its routes are added to the main app with their own session handling (the rest of the
+service never loads a console session). Not an aiohttp sub-app: with aiohttp 3.9 and the
+pinned yarl, a prefixed sub-app breaks routing of requests whose Host has a port.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from aiohttp import web
+from jinja2 import Environment
+
+from bot.bus import Bus
+from bot.console.api import api_routes
+from bot.console.desk import Desk
+from bot.console.live import live_routes
+from bot.console.sessions import HOME, DatabaseStorage, with_sessions
+from bot.console.views import view_routes
+from bot.messages import utcnow
+from bot.settings import Settings
+from bot.storage.database import Database
+
+PREFIX = "/console"
+
+
+def console_routes(db: Database, bus: Bus, settings: Settings, templates: Environment,
+                   clock: Callable[[], datetime] = utcnow) -> list[web.RouteDef]:
+    storage = DatabaseStorage(db, max_age=int(settings.console_session_hours * 3600),
+                              secure=settings.public_url.startswith("https://"))
+    desk = Desk(db, bus, clock)
+
+    async def home(_: web.Request) -> web.Response:
+        raise web.HTTPMovedPermanently(HOME)
+
+    routes = [*view_routes(db, storage, templates, settings.brand_name), *api_routes(db, desk),
+              *live_routes(bus, desk)]
+    return [web.get(PREFIX, home),
+            *(web.route(r.method, PREFIX + r.path, with_sessions(storage, r.handler)) for r in routes)]
+
+
+def mount_console(app: web.Application, db: Database, bus: Bus, settings: Settings, templates: Environment,
+                  clock: Callable[[], datetime] = utcnow) -> None:
+    app.router.add_routes(console_routes(db, bus, settings, templates, clock))

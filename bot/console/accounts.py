@@ -1,0 +1,84 @@
+"""Managing console accounts: used by `python -m bot users ...` and at first start."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from bot.console.auth import ROLES, generate_password, hash_password
+from bot.storage import accounts
+from bot.storage.database import Database
+from bot.storage.models import Agent
+
+logger = logging.getLogger(__name__)
+
+FIRST_ADMIN = "admin"
+
+
+class AccountError(ValueError):
+    """A request the CLI answers with an error message (unknown name, bad role...)."""
+
+
+def check_name(name: str) -> str:
+    if not name or len(name) > 64 or not all(ch.isalnum() or ch in "._-" for ch in name):
+        raise AccountError("a name is 1-64 letters, digits, '.', '_' or '-'")
+    return name
+
+
+def check_password(password: str) -> str:
+    if len(password) < 8:
+        raise AccountError("a password needs at least 8 characters")
+    return password
+
+
+async def add_user(db: Database, name: str, role: str, password: str | None, now: datetime) -> str:
+    """Create an account; returns its password (the generated one when none was given)."""
+    if role not in ROLES:
+        raise AccountError(f"role must be one of {', '.join(ROLES)}")
+    password = check_password(password) if password is not None else generate_password()
+    async with db.session() as session:
+        try:
+            await accounts.add_agent(session, check_name(name), role, hash_password(password), now)
+        except accounts.AccountExists as error:
+            raise AccountError(str(error)) from error
+    return password
+
+
+async def list_users(db: Database) -> list[Agent]:
+    async with db.session() as session:
+        return await accounts.list_agents(session)
+
+
+async def set_password(db: Database, name: str, password: str | None) -> str:
+    password = check_password(password) if password is not None else generate_password()
+    async with db.session() as session:
+        agent = await _existing(session, name)
+        agent.password_hash = hash_password(password)
+        agent.failed_logins, agent.locked_until = 0, None
+        await accounts.end_sessions_of(session, name)
+    return password
+
+
+async def disable(db: Database, name: str) -> None:
+    async with db.session() as session:
+        agent = await _existing(session, name)
+        agent.active = False
+        await accounts.end_sessions_of(session, name)
+
+
+async def ensure_first_admin(db: Database, now: datetime) -> str | None:
+    """On a database with no admin, create `admin` and return its one-time password."""
+    async with db.session() as session:
+        if await accounts.has_admin(session) or await accounts.get_agent(session, FIRST_ADMIN):
+            return None
+    password = await add_user(db, FIRST_ADMIN, "admin", None, now)
+    logger.warning("created the console account %r with a one-time password (shown once on stdout); "
+                   "change it with `python -m bot users set-password %s`", FIRST_ADMIN, FIRST_ADMIN)
+    return password
+
+
+async def _existing(session, name: str) -> Agent:
+    agent = await accounts.get_agent(session, name)
+    if agent is None:
+        raise AccountError(f"no account named {name!r}")
+    return agent

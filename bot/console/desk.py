@@ -1,0 +1,163 @@
+"""What agents do to conversations: claim, reply, note, transfer, resolve, hand back.
+
+Each operation is one transaction, then a notice on the bus: CONSOLE_TOPIC for every open
+console (the queue and conversation pages re-read), the customer's topic for their web
+chat, OUTBOX_TOPIC for the sender. The HTTP layer (bot/console/api.py) only translates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from bot.bus import CONSOLE_TOPIC, OUTBOX_TOPIC, Bus, customer_topic
+from bot.console.present import queue_snapshot, record_json
+from bot.handoff import TransitionError
+from bot.messages import Button, OutgoingMessage, utcnow
+from bot.storage import console as store
+from bot.storage import history, outbox
+from bot.storage import queue as queue_store
+from bot.storage.database import Database
+from bot.storage.models import Conversation, Customer
+
+SATISFACTION_QUESTION = "Thanks for talking with us! How happy are you with the help you got? (1 = not at all, 5 = very)"
+SATISFACTION_BUTTONS = tuple(Button(title=str(score), payload=f'/rate{{"score": {score}}}') for score in range(1, 6))
+
+
+class DeskError(Exception):
+    """A request the agent can fix or must be told about; `status` is its HTTP status."""
+
+    def __init__(self, message: str, status: int = 409) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass
+class Desk:
+    db: Database
+    bus: Bus
+    clock: Callable[[], datetime] = utcnow
+
+    async def queue(self, agent: str) -> dict[str, Any]:
+        async with self.db.session() as session:
+            entries = await queue_store.waiting(session)
+        return queue_snapshot(entries, agent, self.clock())
+
+    async def record(self, conversation_id: int, viewer: str) -> dict[str, Any]:
+        async with self.db.session() as session:
+            found = await store.conversation_record(session, conversation_id)
+        if found is None:
+            raise DeskError(f"no conversation {conversation_id}", 404)
+        return record_json(found, viewer)
+
+    async def claim(self, conversation_id: int, agent: str) -> None:
+        try:
+            async with self.db.session() as session:
+                conversation = await queue_store.claim(session, conversation_id, agent, self.clock())
+                key = await self._customer_key(session, conversation)
+        except queue_store.ClaimLost as lost:
+            raise DeskError(str(lost)) from lost
+        except LookupError as error:
+            raise DeskError(str(error), 404) from error
+        await self._announce(conversation_id, "claimed", key, {"status": "assigned", "agent_name": agent})
+
+    async def reply(self, conversation_id: int, agent: str, text: str) -> int:
+        text = text.strip()
+        if not text:
+            raise DeskError("the reply is empty", 400)
+        now = self.clock()
+        async with self.db.session() as session:
+            conversation = await self._owned(session, conversation_id, agent)
+            customer = await session.get(Customer, conversation.customer_id)
+            # In private, also for a conversation that began with a public post: people
+            # settle things out of the public eye.
+            outgoing = OutgoingMessage(channel=conversation.channel, recipient_id=customer.external_id, text=text,
+                                       author="agent", agent_name=agent)
+            message = await history.record_outgoing(session, conversation, None, outgoing, now)
+            await outbox.enqueue(session, message, outgoing, now)
+            message_id = message.id
+        await self.bus.publish(OUTBOX_TOPIC, {"conversation_id": conversation_id})
+        await self.bus.publish(CONSOLE_TOPIC, {"type": "reply", "conversation_id": conversation_id})
+        return message_id
+
+    async def note(self, conversation_id: int, agent: str, text: str) -> None:
+        text = text.strip()
+        if not text:
+            raise DeskError("the note is empty", 400)
+        async with self.db.session() as session:
+            if await session.get(Conversation, conversation_id) is None:
+                raise DeskError(f"no conversation {conversation_id}", 404)
+            await store.add_note(session, conversation_id, agent, text, self.clock())
+        await self.bus.publish(CONSOLE_TOPIC, {"type": "note", "conversation_id": conversation_id})
+
+    async def transfer(self, conversation_id: int, by: str, to_agent: str, *, supervisor: bool) -> None:
+        async with self.db.session() as session:
+            if to_agent not in await store.agent_names(session, frozenset({"agent", "supervisor", "admin"})):
+                raise DeskError(f"{to_agent!r} is not an active agent", 400)
+            if not supervisor:
+                await self._owned(session, conversation_id, by)
+            try:
+                conversation = await queue_store.transfer(session, conversation_id, to_agent, by, self.clock())
+            except LookupError as error:
+                raise DeskError(str(error), 404) from error
+            except TransitionError as error:
+                raise DeskError(str(error)) from error
+            key = await self._customer_key(session, conversation)
+        await self._announce(conversation_id, "transferred", key, {"status": "assigned", "agent_name": to_agent})
+
+    async def resolve(self, conversation_id: int, agent: str, *, ask_satisfaction: bool, supervisor: bool) -> None:
+        now = self.clock()
+        async with self.db.session() as session:
+            conversation = await (queue_store.owned(session, conversation_id) if supervisor
+                                  else self._owned(session, conversation_id, agent))
+            try:
+                await queue_store.close(session, conversation_id, agent, now, ask_satisfaction)
+            except TransitionError as error:
+                raise DeskError(str(error)) from error
+            customer = await session.get(Customer, conversation.customer_id)
+            if ask_satisfaction:
+                question = OutgoingMessage(channel=conversation.channel, recipient_id=customer.external_id,
+                                           text=SATISFACTION_QUESTION, buttons=SATISFACTION_BUTTONS, author="bot")
+                message = await history.record_outgoing(session, conversation, None, question, now)
+                await outbox.enqueue(session, message, question, now)
+                await history.add_event(session, conversation_id, "satisfaction_asked", {"by": agent}, now)
+            key = f"{customer.channel}:{customer.external_id}"
+        if ask_satisfaction:
+            await self.bus.publish(OUTBOX_TOPIC, {"conversation_id": conversation_id})
+        await self._announce(conversation_id, "resolved", key, {"status": "closed", "agent_name": None})
+
+    async def hand_back(self, conversation_id: int, agent: str, *, supervisor: bool) -> None:
+        async with self.db.session() as session:
+            if not supervisor:
+                await self._owned(session, conversation_id, agent, allow_queued=True)
+            try:
+                conversation = await queue_store.hand_back(session, conversation_id, agent, self.clock())
+            except LookupError as error:
+                raise DeskError(str(error), 404) from error
+            except TransitionError as error:
+                raise DeskError(str(error)) from error
+            key = await self._customer_key(session, conversation)
+        await self._announce(conversation_id, "handback", key, {"status": "bot", "agent_name": None})
+
+    async def _owned(self, session, conversation_id: int, agent: str, allow_queued: bool = False) -> Conversation:
+        try:
+            conversation = await queue_store.owned(session, conversation_id)
+        except LookupError as error:
+            raise DeskError(str(error), 404) from error
+        if allow_queued and conversation.status == "queued":
+            return conversation
+        if conversation.status != "assigned":
+            raise DeskError(f"the conversation is {conversation.status}; claim it first")
+        if conversation.assigned_agent != agent:
+            raise DeskError(f"the conversation belongs to {conversation.assigned_agent}")
+        return conversation
+
+    async def _customer_key(self, session, conversation: Conversation) -> str:
+        customer = await session.get(Customer, conversation.customer_id)
+        return f"{customer.channel}:{customer.external_id}"
+
+    async def _announce(self, conversation_id: int, kind: str, customer_key: str, status: dict[str, Any]) -> None:
+        await self.bus.publish(CONSOLE_TOPIC, {"type": kind, "conversation_id": conversation_id})
+        await self.bus.publish(customer_topic(customer_key), {"type": "status", **status})

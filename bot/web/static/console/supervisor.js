@@ -1,0 +1,43 @@
+// The team page: each agent's load, and reassigning any open conversation.
+"use strict";
+
+(() => {
+  const { api, el, toast, time, live, badge } = window.Desk;
+  let agents = [];
+
+  async function loadTeam() {
+    const result = await api("GET", "/console/api/team");
+    if (!result.ok) { toast(result.data.error || "Could not load the team.", "error"); return; }
+    agents = result.data.agents;
+    document.getElementById("team-rows").replaceChildren(...agents.map((a) => el("tr", { dataset: { agent: a.name } },
+      el("td", {}, a.name, a.active ? "" : " (disabled)"), el("td", {}, a.role),
+      el("td", { class: "load" }, el("span", { class: `load-bar${a.assigned >= 5 ? " high" : ""}` }, String(a.assigned))),
+      el("td", {}, a.last_login_at ? time(a.last_login_at) : "never"))));
+  }
+
+  function reassignCell(row) {
+    const names = agents.filter((a) => a.active && a.role !== "trainer" && a.name !== row.agent).map((a) => a.name);
+    const select = el("select", { "aria-label": `Reassign conversation ${row.id}` },
+      el("option", { value: "" }, "Choose…"), ...names.map((name) => el("option", { value: name }, name)));
+    const button = el("button", { class: "btn small", type: "button" }, "Reassign");
+    button.addEventListener("click", async () => {
+      if (!select.value) return;
+      const result = await api("POST", `/console/api/conversations/${row.id}/transfer`, { agent: select.value });
+      if (result.ok) { toast(`Conversation ${row.id} is with ${select.value} now`); loadTeam(); }
+      else toast(result.data.error || "Could not reassign.", "error");
+    });
+    return el("td", { class: "row" }, select, button);
+  }
+
+  function render(snapshot) {
+    const rows = [...snapshot.waiting, ...snapshot.mine, ...snapshot.others];
+    document.getElementById("assignment-rows").replaceChildren(...rows.map((row) => el("tr", { dataset: { id: row.id } },
+      el("td", {}, el("a", { href: `/console/conversations/${row.id}` }, `#${row.id}`)),
+      el("td", {}, row.customer, " ", badge(row.channel, "channel")),
+      el("td", {}, badge(row.status, `status ${row.status}`)),
+      el("td", {}, row.agent || "—"),
+      reassignCell(row))));
+  }
+
+  loadTeam().then(() => live("", (frame) => { if (frame.type === "queue") { render(frame); loadTeam(); } }));
+})();

@@ -1,0 +1,347 @@
+"""The agent console in headless Chromium against the running service (SQLite): login,
+the live queue, claim, reply into the customer's web chat, notes, transfer, resolve with
+a rating, the claim race between two browsers, escaping, CSRF and roles.
+
+One service for the module; every test uses its own customers. The claim race on
+PostgreSQL is covered at the storage level (tests/console/test_desk.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Iterator
+
+import aiohttp
+import pytest
+from playwright.async_api import expect
+
+from bot.settings import PROJECT_DIR
+from tests.conftest import service_env
+from tests.support.client import cli, new_sender, say
+from tests.support.process import ServiceProcess
+
+# The module's service starts with the first test, and its start counts towards that test's time.
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(900)]
+
+DOCS = PROJECT_DIR / "docs"
+HUMAN = "I want to talk to a human"
+
+
+@pytest.fixture(scope="module")
+def console_service(model, tmp_path_factory) -> Iterator[ServiceProcess]:
+    url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('console') / 'assistant.db'}"
+    process = ServiceProcess(service_env(url, model, BUSINESS_HOURS="always")).start(timeout=600)
+    try:
+        yield process
+    finally:
+        process.stop()
+
+
+@pytest.fixture(scope="module")
+def people(console_service) -> dict[str, str]:
+    """Accounts made the way an admin makes them: with the CLI."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def add(account: tuple[str, str]) -> tuple[str, str]:
+        name, role = account
+        result = cli(console_service.env["DATABASE_URL"], "users", "add", name, "--role", role)
+        assert result.returncode == 0, result.stderr
+        return name, re.search(r"with password: (\S+)", result.stdout).group(1)
+
+    accounts = (("ann", "agent"), ("bob", "agent"), ("sue", "supervisor"), ("locky", "agent"))
+    with ThreadPoolExecutor(len(accounts)) as pool:
+        return dict(pool.map(add, accounts))
+
+
+async def new_page(browser, width: int = 1280, height: int = 800):
+    context = await browser.new_context(viewport={"width": width, "height": height})
+    page = await context.new_page()
+    page.errors = []
+    page.on("pageerror", lambda error: page.errors.append(str(error)))
+    page.dialogs = []
+    page.on("dialog", lambda dialog: (page.dialogs.append(dialog.message), asyncio.ensure_future(dialog.dismiss())))
+    return page
+
+
+async def log_in(page, service, name: str, password: str, path: str = "/console/") -> None:
+    await page.goto(f"{service.url}{path}")
+    await expect(page).to_have_url(re.compile(r"/console/login\?next="))
+    await page.fill("#name", name)
+    await page.fill("#password", password)
+    await page.click("#login")
+    await expect(page).to_have_url(f"{service.url}{path}")
+    await expect(page.locator("#live")).to_have_text("live")
+
+
+async def customer_chat(browser, service, sender: str):
+    """The customer's web chat page, with a known sender id."""
+    page = await new_page(browser, 420, 800)
+    await page.context.add_init_script(f"window.localStorage.setItem('brand-assistant-sender', '{sender}')")
+    await page.goto(f"{service.url}/chat")
+    await expect(page.locator("#presence")).to_have_class(re.compile(r"\bonline\b"))
+    return page
+
+
+async def chat_say(page, text: str) -> None:
+    await page.fill("#text", text)
+    await page.keyboard.press("Enter")
+
+
+def waiting_row(page, customer: str):
+    return page.locator("#waiting li", has_text=customer)
+
+
+async def test_screenshots_for_the_readme(browser, console_service, people):
+    """First in the module, so the queue holds just these customers: docs/console-*.png."""
+    url = console_service.url
+    customers = [
+        ("maya.lopez", "My parcel arrived broken and nobody answers my emails. This is terrible!"),
+        ("tom.becker", "I want to talk to a human about my refund"),
+        ("aiko.tanaka", "Can a person help me change the address on my order?"),
+        ("liam.okafor", "I need to speak to someone, the jacket I ordered is the wrong size"),
+    ]
+    for sender, text in customers:
+        await say(url, sender, text)
+    ann = await new_page(browser)
+    await log_in(ann, console_service, "ann", people["ann"])
+    await expect(waiting_row(ann, "liam.okafor")).to_be_visible(timeout=30_000)
+
+    await waiting_row(ann, "tom.becker").get_by_role("button", name="Claim").click()
+    await expect(ann).to_have_url(re.compile(r"/console/conversations/\d+$"))
+    await ann.fill("#reply-text", "Hi Tom, I'm Ann. I can see your order, let me check the refund for you.")
+    await ann.keyboard.press("Enter")
+    await expect(ann.locator("#timeline .message.agent .delivery").last).to_have_text("sent", timeout=15_000)
+    await say(url, "tom.becker", "Thanks! It was order 482913, the blue jacket.")
+    await expect(ann.locator("#timeline .message.customer").last).to_contain_text("482913", timeout=15_000)
+    await ann.fill("#note-text", "Refund approved by finance, ref F-2291.")
+    await ann.click("#add-note")
+    await expect(ann.locator("#notes .note")).to_have_count(1)
+    await expect(ann.locator("#toast")).to_be_hidden(timeout=10_000)
+    await ann.screenshot(path=str(DOCS / "console-conversation.png"))
+
+    await ann.goto(f"{url}/console/")
+    await expect(ann.locator("#mine li", has_text="tom.becker")).to_be_visible()
+    await expect(ann.locator("#waiting li")).to_have_count(3)
+    layout = await ann.locator(".queue-layout").bounding_box()
+    await ann.screenshot(path=str(DOCS / "console-queue.png"),
+                         clip={"x": 0, "y": 0, "width": 1280, "height": layout["y"] + layout["height"] + 24})
+    assert not ann.errors, ann.errors
+
+
+async def test_login_wrong_password_and_logged_out_redirect(browser, console_service, people):
+    page = await new_page(browser)
+    await page.goto(f"{console_service.url}/console/conversations/1")
+    await expect(page).to_have_url(re.compile(r"/console/login\?next=(%2F|/)console(%2F|/)conversations(%2F|/)1$"))
+    await page.fill("#name", "ann")
+    await page.fill("#password", "not her password")
+    await page.click("#login")
+    await expect(page.locator("#login-error")).to_have_text("wrong name or password")
+    await page.fill("#password", people["ann"])
+    await page.click("#login")
+    await expect(page).to_have_url(f"{console_service.url}/console/conversations/1")
+    cookie = next(c for c in await page.context.cookies() if c["name"] == "console_session")
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Lax"
+    # Log out: the session is gone, the pages send you to the login form again.
+    await page.goto(f"{console_service.url}/console/")
+    await page.get_by_role("button", name="Log out").click()
+    await expect(page).to_have_url(re.compile(r"/console/login$"))
+    await page.goto(f"{console_service.url}/console/")
+    await expect(page).to_have_url(re.compile(r"/console/login\?next="))
+    assert not page.errors, page.errors
+
+
+async def login_over_http(http: aiohttp.ClientSession, service, name: str, password: str) -> tuple[int, str]:
+    async with http.get(f"{service.url}/console/login") as response:
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', await response.text()).group(1)
+    async with http.post(f"{service.url}/console/login", allow_redirects=False,
+                         data={"csrf_token": csrf, "name": name, "password": password}) as response:
+        return response.status, await response.text()
+
+
+def client() -> aiohttp.ClientSession:
+    # unsafe: keep cookies of an IP-address host (127.0.0.1).
+    return aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
+
+
+async def test_api_needs_login_role_and_csrf(console_service, people):
+    url = console_service.url
+    async with client() as http:
+        async with http.get(f"{url}/console/api/queue") as response:
+            assert response.status == 401 and (await response.json())["error"] == "log in first"
+        async with http.get(f"{url}/console/ws") as response:
+            assert response.status == 401
+        status, _ = await login_over_http(http, console_service, "ann", people["ann"])
+        assert status == 303
+        async with http.get(f"{url}/console/") as response:
+            page = await response.text()
+            assert "script-src 'self'" in response.headers["Content-Security-Policy"]
+        csrf = re.search(r'name="csrf-token" content="([^"]+)"', page).group(1)
+        conversation = await escalated_conversation(http, console_service)
+        claim = f"{url}/console/api/conversations/{conversation}/claim"
+        async with http.post(claim) as response:
+            assert response.status == 403 and "CSRF" in (await response.json())["error"]
+        async with http.post(claim, headers={"X-CSRF-Token": "forged"}) as response:
+            assert response.status == 403
+        async with http.post(claim, headers={"X-CSRF-Token": csrf}) as response:
+            assert response.status == 200, await response.text()
+        async with http.get(f"{url}/console/api/team") as response:
+            assert response.status == 403  # agents do not see the supervisor's view
+        async with http.get(f"{url}/console/supervisor") as response:
+            assert response.status == 403
+        # Another site's page cannot ride on the cookie into the live socket.
+        async with http.get(f"{url}/console/ws", headers={"Origin": "https://evil.example"}) as response:
+            assert response.status == 403
+        async with http.ws_connect(f"{url}/console/ws", headers={"Origin": url}) as ws:
+            assert (await ws.receive_json(timeout=30))["type"] == "queue"
+
+
+async def test_repeated_wrong_passwords_lock_the_account(console_service, people):
+    async with client() as http:
+        for _ in range(5):
+            status, page = await login_over_http(http, console_service, "locky", "wrong")
+            assert status == 401
+        assert "locked for 15 minutes" in page
+        status, page = await login_over_http(http, console_service, "locky", people["locky"])
+        assert status == 401 and "too many failed attempts" in page
+
+
+async def escalated_conversation(http: aiohttp.ClientSession, service, sender: str | None = None,
+                                 text: str = HUMAN) -> int:
+    sender = sender or new_sender("rest")
+    await say(service.url, sender, text)
+    async with http.get(f"{service.url}/console/api/queue") as response:
+        snapshot = await response.json()
+    return next(row["id"] for row in snapshot["waiting"] if row["customer"] == sender)
+
+
+async def test_a_whole_conversation_from_web_chat_to_rating(browser, console_service, people):
+    url = console_service.url
+    ann = await new_page(browser)
+    await log_in(ann, console_service, "ann", people["ann"])
+
+    # A canned response, made in the console.
+    await ann.goto(f"{url}/console/canned")
+    await ann.fill("#canned-shortcut", "refund")
+    await ann.fill("#canned-text", "Your refund is on its way: 3-5 working days.")
+    await ann.click("#canned-form button[type=submit]")
+    await expect(ann.locator("#canned-list")).to_contain_text("/refund")
+    await ann.goto(f"{url}/console/")
+    await expect(ann.locator("#live")).to_have_text("live")
+
+    # The customer escalates from the web chat; the queue shows it without a reload.
+    sender = new_sender("web")
+    customer = await customer_chat(browser, console_service, sender)
+    await chat_say(customer, HUMAN)
+    row = waiting_row(ann, sender)
+    await expect(row).to_be_visible(timeout=30_000)
+    await expect(row).to_contain_text("asked for a person")
+    await expect(row).to_contain_text("webchat")
+    await expect(row).to_contain_text("private")
+    await expect(customer.locator(".message.bot .bubble").last).to_contain_text("wait right now")
+
+    # Claim: the conversation page, with the history and the model's reading of it.
+    await row.get_by_role("button", name="Claim").click()
+    await expect(ann).to_have_url(re.compile(r"/console/conversations/\d+$"))
+    await expect(ann.locator("#timeline .message.customer").first).to_contain_text(HUMAN)
+    await expect(ann.locator("#timeline .message.customer .badge.intent").first).to_contain_text("request_human")
+    await expect(ann.locator("#timeline .event.claimed")).to_contain_text("ann took the conversation")
+    await expect(customer.locator("#banner")).to_contain_text("ann")
+
+    # Reply with the canned response: "/ref" + Tab inserts it; Enter sends it.
+    await ann.click("#reply-text")
+    await ann.keyboard.type("Hi! /ref")
+    await expect(ann.locator("#suggestions")).to_contain_text("/refund")
+    await ann.keyboard.press("Tab")
+    await expect(ann.locator("#reply-text")).to_have_value("Hi! Your refund is on its way: 3-5 working days.")
+    await ann.keyboard.press("Enter")
+    sent = ann.locator("#timeline .message.agent").last
+    await expect(sent).to_contain_text("Your refund is on its way")
+    await expect(sent.locator(".delivery")).to_have_text("sent", timeout=15_000)
+    await expect(customer.locator(".message.agent .bubble").last).to_have_text(
+        "Hi! Your refund is on its way: 3-5 words days.".replace("words", "working"))
+
+    # The customer's markup arrives live and stays text.
+    attack = "<script>alert(1)</script> <img src=x onerror=alert(1)>"
+    await chat_say(customer, attack)
+    await expect(ann.locator("#timeline .message.customer .text").last).to_have_text(attack, timeout=15_000)
+    assert await ann.locator("#timeline img, #timeline script").count() == 0
+
+    # A private note; then transfer to bob.
+    await ann.fill("#note-text", "Refund <b>approved</b> by finance")
+    await ann.click("#add-note")
+    await expect(ann.locator("#notes .note .text")).to_have_text(["Refund <b>approved</b> by finance"])
+    await ann.select_option("#transfer-to", "bob")
+    await ann.click("#transfer")
+    await expect(ann.locator("#owner")).to_have_text("With bob")
+    await expect(ann.locator("#reply-locked")).to_contain_text("bob is handling")
+    conversation_path = ann.url.removeprefix(url)
+
+    bob = await new_page(browser)
+    await log_in(bob, console_service, "bob", people["bob"])
+    await expect(bob.locator("#mine li", has_text=sender)).to_be_visible()
+    await bob.goto(f"{url}{conversation_path}")
+    await expect(bob.locator("#owner")).to_have_text("You have this conversation")
+    await expect(bob.locator("#timeline .event.transferred")).to_contain_text("from ann to bob")
+
+    # Resolve with the rating question; the customer taps 4; the console shows it live.
+    await expect(bob.locator("#ask-satisfaction")).to_be_checked()
+    await bob.click("#resolve")
+    await expect(bob.locator("#badges")).to_contain_text("closed")
+    await customer.locator("#quick-replies button", has_text="4").click(timeout=15_000)
+    await expect(bob.locator("#satisfaction")).to_contain_text("(4/5)", timeout=15_000)
+    await expect(customer.locator(".message.bot .bubble").last).to_contain_text("Thank you for your rating")
+    await expect(bob.locator("#timeline .event.satisfaction")).to_contain_text("rated the help 4/5")
+
+    transcript = cli(console_service.env["DATABASE_URL"], "transcript", "--channel", "webchat", "--sender", sender,
+                     "--json")
+    story = transcript.stdout
+    for step in ('"claimed"', '"transferred"', '"resolved"', '"satisfaction"', '"agent"'):
+        assert step in story
+    assert not ann.dialogs and not ann.errors and not bob.errors and not customer.errors, \
+        (ann.dialogs, ann.errors, bob.errors, customer.errors)
+
+
+async def test_two_browsers_claim_the_same_conversation(browser, console_service, people):
+    ann, bob = await new_page(browser), await new_page(browser)
+    await log_in(ann, console_service, "ann", people["ann"])
+    await log_in(bob, console_service, "bob", people["bob"])
+    sender = new_sender("race")
+    await say(console_service.url, sender, HUMAN)
+    rows = [waiting_row(ann, sender), waiting_row(bob, sender)]
+    for row in rows:
+        await expect(row).to_be_visible(timeout=30_000)
+    await asyncio.gather(*(row.get_by_role("button", name="Claim").click() for row in rows))
+    outcomes = await asyncio.gather(claim_outcome(ann), claim_outcome(bob))
+    assert sorted(o[0] for o in outcomes) == ["lost", "won"], outcomes
+    winner = "ann" if outcomes[0][0] == "won" else "bob"
+    (told,) = [message for result, message in outcomes if result == "lost"]
+    assert told == f"already taken by {winner}"
+
+
+async def claim_outcome(page, timeout: float = 20.0) -> tuple[str, str]:
+    """("won", url) once the page opened the conversation, ("lost", toast) once it was told."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while asyncio.get_running_loop().time() < deadline:
+        if "/console/conversations/" in page.url:
+            return "won", page.url
+        toast = page.locator("#toast")
+        if await toast.is_visible():
+            return "lost", await toast.text_content()
+        await asyncio.sleep(0.05)
+    raise AssertionError("the page neither opened the conversation nor said why not")
+
+
+async def test_supervisor_sees_load_and_reassigns(browser, console_service, people):
+    sue = await new_page(browser)
+    await log_in(sue, console_service, "sue", people["sue"], "/console/supervisor")
+    await expect(sue.locator("#team-rows tr", has_text="ann")).to_be_visible()
+    sender = new_sender("reassign")
+    await say(console_service.url, sender, HUMAN)
+    row = sue.locator("#assignment-rows tr", has_text=sender)
+    await expect(row).to_be_visible(timeout=30_000)
+    await row.locator("select").select_option("bob")
+    await row.get_by_role("button", name="Reassign").click()
+    await expect(sue.locator("#toast")).to_contain_text("is with bob now")
+    await expect(row).to_contain_text("bob")
+    await expect(sue.locator("#team-rows tr", has_text="bob").locator(".load")).not_to_have_text("0")
