@@ -13,7 +13,7 @@ run: setup
 ## test: set up (and Debian's chromium for the browser tests), then the whole suite
 test: setup
 	scripts/ensure-chromium.sh
-	$(PYTHON) -m pytest
+	$(PYTHON) -m pytest -n 2 --dist loadfile
 
 setup:
 	scripts/bootstrap.sh

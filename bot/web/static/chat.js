@@ -175,7 +175,8 @@
 
   function showTyping() {
     hideTyping();
-    const element = bubble("bot typing", "…", null);
+    // Styled like the bot, but not a message: it never counts as an answer.
+    const element = bubble("typing", "…", null);
     element.id = "typing";
     element.setAttribute("aria-label", "The assistant is typing");
     list.appendChild(element);

@@ -4,6 +4,8 @@
 (() => {
   const { api, el, toast, time, live, badge } = window.Desk;
   let agents = [];
+  // What the supervisor picked per conversation, kept across live re-renders of the table.
+  const chosen = new Map();
 
   async function loadTeam() {
     const result = await api("GET", "/console/api/team");
@@ -19,11 +21,13 @@
     const names = agents.filter((a) => a.active && a.role !== "trainer" && a.name !== row.agent).map((a) => a.name);
     const select = el("select", { "aria-label": `Reassign conversation ${row.id}` },
       el("option", { value: "" }, "Choose…"), ...names.map((name) => el("option", { value: name }, name)));
+    if (names.includes(chosen.get(row.id))) select.value = chosen.get(row.id);
+    select.addEventListener("change", () => chosen.set(row.id, select.value));
     const button = el("button", { class: "btn small", type: "button" }, "Reassign");
     button.addEventListener("click", async () => {
       if (!select.value) return;
       const result = await api("POST", `/console/api/conversations/${row.id}/transfer`, { agent: select.value });
-      if (result.ok) { toast(`Conversation ${row.id} is with ${select.value} now`); loadTeam(); }
+      if (result.ok) { chosen.delete(row.id); toast(`Conversation ${row.id} is with ${select.value} now`); loadTeam(); }
       else toast(result.data.error || "Could not reassign.", "error");
     });
     return el("td", { class: "row" }, select, button);
