@@ -164,7 +164,11 @@ class DialogueEngine:
                 action_endpoint=endpoint("action_endpoint") or InProcessActions(self._actions),
             )
 
-        # Loading is seconds of CPU and disk: in a thread, so the loop goes on answering.
+        if previous is None:
+            # At start nothing is being answered yet: load on the engine's own loop, and
+            # leave no executor thread behind that could hold up the process's exit.
+            return load()
+        # A swap is seconds of CPU and disk: in a thread, so the loop goes on answering.
         return await asyncio.get_running_loop().run_in_executor(None, load)
 
     async def handle(self, conversation_key: str, text: str, *, channel: str, message_id: str,
