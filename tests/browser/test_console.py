@@ -18,7 +18,7 @@ from playwright.async_api import expect
 
 from bot.settings import PROJECT_DIR
 from tests.conftest import service_env
-from tests.support.client import cli, new_sender, say
+from tests.support.client import cli, is_response, new_sender, say
 from tests.support.process import ServiceProcess
 
 # The module's service starts with the first test, and its start counts towards that test's time.
@@ -102,7 +102,8 @@ async def test_screenshots_for_the_readme(browser, console_service, people):
         ("liam.okafor", "I need to speak to someone, the jacket I ordered is the wrong size"),
     ]
     for sender, text in customers:
-        await say(url, sender, text)
+        replies = await say(url, sender, text)
+        assert any(is_response(r.get("text", ""), "utter_handoff") for r in replies), (text, replies)
     ann = await new_page(browser)
     await log_in(ann, console_service, "ann", people["ann"])
     await expect(waiting_row(ann, "liam.okafor")).to_be_visible(timeout=30_000)
