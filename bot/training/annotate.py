@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import io
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from filelock import FileLock
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import CommentMark
@@ -40,7 +43,7 @@ class Annotation:
 
 # --- reading and writing YAML the way the file is laid out -----------------------------
 
-def _yaml_for(text: str) -> YAML:
+def yaml_for(text: str) -> YAML:
     """A round-trip YAML whose list indentation matches the file's own (Rasa's data files
     write `- item` flush under the key, domain.yml indents it by two)."""
     offset, previous_key = 0, None
@@ -63,7 +66,7 @@ def _yaml_for(text: str) -> YAML:
 
 def load(path: Path) -> tuple[YAML, Any]:
     text = path.read_text(encoding="utf-8")
-    yaml = _yaml_for(text)
+    yaml = yaml_for(text)
     return yaml, yaml.load(text)
 
 
@@ -74,9 +77,13 @@ def dump(yaml: YAML, data: Any) -> str:
 
 
 def save(path: Path, yaml: YAML, data: Any) -> None:
+    write_atomically(path, dump(yaml, data))
+
+
+def write_atomically(path: Path, text: str) -> None:
     # Written whole and renamed: a crash never leaves half a training file.
     temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(dump(yaml, data), encoding="utf-8")
+    temporary.write_text(text, encoding="utf-8")
     temporary.replace(path)
 
 
@@ -227,7 +234,7 @@ def add_rule(project: Project, name: str, intent: str, action: str) -> None:
     if path.exists():
         yaml, data = load(path)
     else:
-        yaml, data = _yaml_for(""), CommentedMap([("version", DoubleQuotedScalarString("3.1"))])
+        yaml, data = yaml_for(""), CommentedMap([("version", DoubleQuotedScalarString("3.1"))])
     rules = data.setdefault("rules", CommentedSeq())
     if any(isinstance(r, dict) and r.get("rule") == name for r in rules):
         return
@@ -238,12 +245,62 @@ def add_rule(project: Project, name: str, intent: str, action: str) -> None:
 
 def set_response(project: Project, intent: str, response: str) -> None:
     """Replace the text of `utter_<intent>` (its first variation), keeping any buttons."""
+    if not response.strip():
+        raise AnnotationError("the response is empty")
     yaml, domain = load(project.domain_file)
     variations = (domain.get("responses") or {}).get(f"utter_{intent}")
     if not variations:
         raise AnnotationError(f"no response utter_{intent} in {project.domain_file.name}")
     variations[0]["text"] = DoubleQuotedScalarString(response.strip())
     save(project.domain_file, yaml, domain)
+
+
+def replace_example(project: Project, intent: str, old: str, new: str | None) -> None:
+    """Rewrite one example of `intent` (or remove it when `new` is None), its line in place."""
+    wanted = normalise(old)
+    replacement = None if new is None else _one_line(new)
+    for path in _nlu_files(project):
+        yaml, data = load(path)
+        for item in (data or {}).get("nlu") or []:
+            if not (isinstance(item, dict) and item.get("intent") == intent):
+                continue
+            lines = str(item.get("examples") or "").splitlines(keepends=True)
+            index = next((i for i, line in enumerate(lines)
+                          if line.strip().startswith("- ") and normalise(line.strip()[2:]) == wanted), None)
+            if index is None:
+                continue
+            if replacement is not None:
+                if replacement != old.strip() and normalise(replacement) in {
+                        normalise(e) for e in _examples(item.get("examples"))}:
+                    raise AnnotationError(f"{intent} has the example {replacement!r} already")
+                prefix = lines[index][:lines[index].index("- ") + 2]
+                lines[index] = f"{prefix}{replacement}\n"
+            else:
+                del lines[index]
+            if not lines:
+                raise AnnotationError(f"{intent} needs at least one example; add another before removing this one")
+            item["examples"] = LiteralScalarString("".join(lines))
+            save(path, yaml, data)
+            return
+    raise AnnotationError(f"{intent} has no example {old!r}")
+
+
+def responses_of(project: Project) -> dict[str, str]:
+    """The first text of each `utter_<intent>` response, by intent."""
+    _, domain = load(project.domain_file)
+    found = {}
+    for name, variations in ((domain or {}).get("responses") or {}).items():
+        if str(name).startswith("utter_") and variations and isinstance(variations[0], dict):
+            found[str(name)[len("utter_"):]] = str(variations[0].get("text") or "")
+    return found
+
+
+@contextmanager
+def editing(project: Project, timeout: float = 30) -> Iterator[None]:
+    """One edit of the project's files at a time, across the CLI and every web process: two
+    round trips of the same file at once would lose one of the edits."""
+    with FileLock(str(project.root / ".training-edit.lock"), timeout=timeout):
+        yield
 
 
 def _append_intent_examples(project: Project, intent: str, text: str) -> None:

@@ -24,6 +24,8 @@ from bot.storage.models import ConversationEvent, Message
 
 FLAG = "flag_for_training"
 ANNOTATED = "annotated"
+# A trainer decided there is nothing to teach (spam, a typo, a one-off).
+DISMISSED = "review_dismissed"
 FALLBACK_INTENT = "nlu_fallback"
 # The customer asked for a person and got one: the model understood, nothing to teach.
 UNTEACHABLE_HANDOFFS = frozenset({"customer_request"})
@@ -121,6 +123,11 @@ async def mark_annotated(session: AsyncSession, message_id: int, intent: str, by
     return message
 
 
+async def dismiss(session: AsyncSession, message_id: int, by: str, now: datetime | None = None) -> None:
+    message = await _customer_message(session, message_id)
+    await add_event(session, message.conversation_id, DISMISSED, {"message_id": message_id, "by": by}, now or utcnow())
+
+
 async def customer_text(session: AsyncSession, message_id: int) -> str:
     return (await _customer_message(session, message_id)).text
 
@@ -145,7 +152,7 @@ async def review_items(session: AsyncSession, threshold: float, *, known_example
     if not reasons:
         return []
     ids = sorted(reasons, reverse=True)[:scan]
-    annotated = await _event_message_ids(session, ANNOTATED)
+    annotated = await _event_message_ids(session, ANNOTATED) | await _event_message_ids(session, DISMISSED)
     messages = (await session.execute(select(Message).where(Message.id.in_(ids), Message.author == "customer")
                                       .order_by(Message.id.desc()))).scalars().all()
     items = []
