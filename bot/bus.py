@@ -76,3 +76,5 @@ def customer_topic(conversation_key: str) -> str:
 INBOX_TOPIC = "inbox"
 OUTBOX_TOPIC = "outbox"
 CONSOLE_TOPIC = "console"
+# Training runs and model activations, for the trainers' pages.
+TRAINING_TOPIC = "training"

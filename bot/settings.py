@@ -53,6 +53,8 @@ class Settings:
     config_file: Path = PROJECT_DIR / "config.yml"
     # A new model is refused when its held-out F1 falls more than this below the active one's.
     gate_tolerance: float = 0.05
+    # Trainings started from the console run at this `nice` level, so answers stay fast.
+    training_niceness: int = 10
     # How often the service checks the model registry for a newly activated model (seconds).
     model_poll_interval: float = 3.0
     # Empty: custom actions run inside the service; a URL: an external action server.

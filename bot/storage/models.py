@@ -8,7 +8,7 @@ Rasa's own tracker lives beside these in its `events` table, hence `conversation
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import timezone
 
 from sqlalchemy import (
     JSON,
@@ -226,3 +226,27 @@ class Satisfaction(Base):
     score = Column(Integer, nullable=False)
     agent_name = Column(String(64))
     created_at = Column(UtcDateTime, nullable=False)
+
+
+class TrainingRun(Base):
+    """A `bot train` started from the console: its steps, progress and outcome, kept in the
+    database so every web process can show it live and one run at a time is enforced."""
+
+    __tablename__ = "training_runs"
+    id = Column(Integer, primary_key=True)
+    started_by = Column(String(64), nullable=False)
+    activate = Column(Boolean, nullable=False, default=True)
+    status = Column(String(16), nullable=False)  # running | passed | refused | failed | lost
+    # 1 while running, NULL after: a unique column admits one running run at a time.
+    running_slot = Column(Integer, unique=True)
+    steps = Column(JSON, nullable=False, default=list)
+    output = Column(Text, nullable=False, default="")
+    progress_label = Column(String(64))
+    progress_done = Column(Integer)
+    progress_total = Column(Integer)
+    version = Column(String(64))
+    report = Column(Text)
+    error = Column(Text)
+    started_at = Column(UtcDateTime, nullable=False)
+    heartbeat_at = Column(UtcDateTime, nullable=False)
+    finished_at = Column(UtcDateTime)

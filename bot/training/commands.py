@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 from dataclasses import asdict
 from pathlib import Path
@@ -17,6 +18,7 @@ def add_commands(sub) -> None:
     review.add_argument("--limit", type=int, default=20, help="groups to show (default 20)")
     review.add_argument("--all", action="store_true", help="include groups already annotated")
     review.add_argument("--json", action="store_true")
+    review.add_argument("--dismiss", type=int, nargs="+", metavar="ID", help="nothing to teach in these messages")
     review.set_defaults(handler=_review)
 
     annotate = sub.add_parser("annotate", help="teach an example to an existing or a new intent")
@@ -28,13 +30,31 @@ def add_commands(sub) -> None:
     annotate.add_argument("--by", default="cli", help="who annotated (recorded in the history)")
     annotate.set_defaults(handler=_annotate)
 
-    intents = sub.add_parser("intents", help="intents and how many examples each has")
+    intents = sub.add_parser("intents", help="intents and how many examples each has; or one intent in full")
+    intents.add_argument("intent", nargs="?", help="show this intent's examples, response, rules and stories")
     intents.add_argument("--json", action="store_true")
     intents.set_defaults(handler=_intents)
+
+    examples = sub.add_parser("examples", help="change an intent's examples: --add, --remove or --replace")
+    examples.add_argument("intent")
+    change = examples.add_mutually_exclusive_group(required=True)
+    change.add_argument("--add", metavar="TEXT")
+    change.add_argument("--remove", metavar="TEXT")
+    change.add_argument("--replace", nargs=2, metavar=("OLD", "NEW"))
+    examples.set_defaults(handler=_examples)
+
+    flows = sub.add_parser("flows", help="add, replace or remove a rule or story, written in Rasa's YAML")
+    flows.add_argument("action", choices=("add", "replace", "remove"))
+    flows.add_argument("--kind", choices=("rule", "story"), required=True)
+    flows.add_argument("--name", help="with replace and remove: the rule's or story's name")
+    flows.add_argument("--file", type=Path, help="the YAML of one rule or story ('-': standard input)")
+    flows.set_defaults(handler=_flows)
 
     train = sub.add_parser("train", help="validate, train, gate against the active model (see docs/training.md)")
     train.add_argument("--if-missing", action="store_true", help="only when models/ has no model (no gate)")
     train.add_argument("--activate", action="store_true", help="activate the new model when it passes the gate")
+    train.add_argument("--events", action="store_true",
+                       help="progress and outcome as JSON lines on stdout (the console's training page reads them)")
     train.set_defaults(handler=_train)
 
     models = sub.add_parser("models", help="model versions: list, activate, rollback")
@@ -81,6 +101,8 @@ def _review(settings: Settings, args: argparse.Namespace) -> int:
     from bot.training.annotate import known_examples
     from bot.training.review import group, review_items
 
+    if args.dismiss:
+        return _dismiss(settings, args.dismiss)
     known = known_examples(_project(settings))
 
     async def work(session):
@@ -117,10 +139,26 @@ def _review(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _dismiss(settings: Settings, message_ids: list[int]) -> int:
+    from bot.training.review import dismiss
+
+    async def work(session):
+        for message_id in message_ids:
+            await dismiss(session, message_id, "cli")
+
+    try:
+        _with_session(settings, work)
+    except LookupError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print(f"dismissed {len(message_ids)} message(s): nothing to teach there")
+    return 0
+
+
 # --- annotate / intents ------------------------------------------------------------------
 
 def _annotate(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.training.annotate import AnnotationError, add_example, add_intent, set_response
+    from bot.training.annotate import AnnotationError, add_example, add_intent, editing, set_response
     from bot.training.review import customer_text, mark_annotated
 
     project = _project(settings)
@@ -133,16 +171,17 @@ def _annotate(settings: Settings, args: argparse.Namespace) -> int:
             text = _with_session(settings, read)
         if not text and not (args.response and not args.new):
             raise AnnotationError("give the example's text, or --message ID")
-        if args.new:
-            result = add_intent(project, args.intent, text, args.response or "")
-        else:
-            if args.response:
-                # An existing intent: --response rewrites what the bot answers.
-                set_response(project, args.intent, args.response)
-                print(f"utter_{args.intent} now answers: {args.response.strip()}")
-                if not text:
-                    return 0
-            result = add_example(project, args.intent, text)
+        with editing(project):
+            if args.new:
+                result = add_intent(project, args.intent, text, args.response or "")
+            else:
+                if args.response:
+                    # An existing intent: --response rewrites what the bot answers.
+                    set_response(project, args.intent, args.response)
+                    print(f"utter_{args.intent} now answers: {args.response.strip()}")
+                    if not text:
+                        return 0
+                result = add_example(project, args.intent, text)
     except (AnnotationError, LookupError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
@@ -162,9 +201,28 @@ def _annotate(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _intents(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.training.annotate import intent_examples
+    from bot.training.annotate import intent_examples, responses_of
+    from bot.training.flows import flows_for_intent
 
-    counts = {name: len(examples) for name, examples in intent_examples(_project(settings)).items()}
+    project = _project(settings)
+    examples = intent_examples(project)
+    if args.intent:
+        if args.intent not in examples:
+            print(f"error: no intent {args.intent!r}; see `python -m bot intents`", file=sys.stderr)
+            return 1
+        detail = {"name": args.intent, "examples": examples[args.intent],
+                  "response": responses_of(project).get(args.intent),
+                  "flows": [asdict(f) for f in flows_for_intent(project, args.intent)]}
+        if args.json:
+            print(json.dumps(detail, indent=2, ensure_ascii=False))
+            return 0
+        print(f"{args.intent}: {len(detail['examples'])} examples")
+        print("\n".join(f"  - {e}" for e in detail["examples"]))
+        print(f"response: {detail['response'] or '(none: a custom action, form or hand-over answers it)'}")
+        for flow in detail["flows"]:
+            print(f"\n{flow['kind']} in data/{flow['file']}:\n{flow['yaml'].rstrip()}")
+        return 0
+    counts = {name: len(found) for name, found in examples.items()}
     if args.json:
         print(json.dumps(counts, indent=2))
         return 0
@@ -172,6 +230,53 @@ def _intents(settings: Settings, args: argparse.Namespace) -> int:
     for name, count in counts.items():
         print(f"{name:<{width}}  {count}")
     print(f"{len(counts)} intents, {sum(counts.values())} examples")
+    return 0
+
+
+def _examples(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.training.annotate import AnnotationError, add_example, editing, replace_example
+
+    project = _project(settings)
+    try:
+        with editing(project):
+            if args.add is not None:
+                if not add_example(project, args.intent, args.add).added:
+                    print(f"{args.intent} has this example already")
+                    return 0
+            elif args.remove is not None:
+                replace_example(project, args.intent, args.remove, None)
+            else:
+                replace_example(project, args.intent, *args.replace)
+    except AnnotationError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print(f"{args.intent}: done; train with `python -m bot train --activate`")
+    return 0
+
+
+def _flows(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.training.annotate import AnnotationError, editing
+    from bot.training.flows import remove_flow, save_flow
+
+    project = _project(settings)
+    if args.action != "add" and not args.name:
+        print(f"error: {args.action} needs --name", file=sys.stderr)
+        return 2
+    try:
+        with editing(project):
+            if args.action == "remove":
+                remove_flow(project, args.kind, args.name)
+                print(f"removed the {args.kind} {args.name!r}")
+                return 0
+            if args.file is None:
+                print("error: give the YAML with --file (or --file - for standard input)", file=sys.stderr)
+                return 2
+            text = sys.stdin.read() if str(args.file) == "-" else args.file.read_text(encoding="utf-8")
+            flow = save_flow(project, args.kind, text, replaces=args.name if args.action == "replace" else None)
+    except (AnnotationError, OSError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print(f"saved the {flow.kind} {flow.name!r} in data/{flow.file}")
     return 0
 
 
@@ -184,6 +289,8 @@ def _train(settings: Settings, args: argparse.Namespace) -> int:
 
     if args.if_missing and serving_model(settings.models_dir, settings.model_path):
         return 0
+    if args.events:
+        return _train_with_events(settings, args.activate)
     from rich.console import Console
 
     console = Console(stderr=True)
@@ -215,6 +322,33 @@ def _train(settings: Settings, args: argparse.Namespace) -> int:
         print(f"{version.version} was refused; it stays registered but is not served", file=sys.stderr)
         return 3
     return 0
+
+
+def _train_with_events(settings: Settings, activate: bool) -> int:
+    """`bot train --events`: one JSON object a line, `{"event": "step" | "output" | "result" |
+    "error", ...}`. Lines that are not JSON (Rasa's own, from the gate's trainings) may come
+    in between; readers treat them as output."""
+    from bot.training import TrainingFailed
+    from bot.training.pipeline import train_and_gate
+
+    if settings.training_niceness > 0:
+        # The console's trainings share the machine with the service: a lower priority.
+        os.nice(settings.training_niceness)
+
+    def emit(event: str, **fields) -> None:
+        print(json.dumps({"event": event, **fields}, ensure_ascii=False), flush=True)
+
+    try:
+        outcome = train_and_gate(_project(settings), settings.models_dir, settings.gate_tolerance,
+                                 activate=activate, on_step=lambda text: emit("step", text=text),
+                                 on_output=lambda line: emit("output", text=line))
+    except TrainingFailed as error:
+        emit("error", text=str(error))
+        return 1
+    version = outcome.version
+    emit("result", version=version.version, status=version.status, report=outcome.report,
+         passed=outcome.decision.passed if outcome.decision else True)
+    return 0 if version.status != "refused" else 3
 
 
 def _models(settings: Settings, args: argparse.Namespace) -> int:

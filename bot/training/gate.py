@@ -114,3 +114,13 @@ def readable(candidate: dict[str, Any], baseline: dict[str, Any] | None, decisio
         lines.append(f"Test stories: {stories['total'] - len(stories['failed'])}/{stories['total']} pass"
                      + (f"; failing: {', '.join(stories['failed'])}" if stories["failed"] else ""))
     return "\n".join(lines)
+
+
+def stored_report(gate: dict[str, Any] | None) -> str | None:
+    """`readable` of a report as the registry keeps it; None for a version never gated."""
+    if not gate or not gate.get("decision") or not gate.get("nlu"):
+        return None
+    d = gate["decision"]
+    decision = Decision(bool(d.get("passed")), list(d.get("reasons") or []),
+                        [(x["intent"], x["before"], x["after"]) for x in d.get("drops") or []])
+    return readable(gate, gate.get("baseline"), decision)

@@ -70,6 +70,12 @@ class Registry:
     def active(self) -> ModelVersion | None:
         return next((v for v in self.versions() if v.status == "active"), None)
 
+    def previous_active(self) -> str | None:
+        """The version `rollback` would return to, if any."""
+        state = self._read()
+        names = {v["version"] for v in state.get("versions", [])}
+        return next((v for v in reversed(state.get("history", [])[:-1]) if v in names), None)
+
     def path_of(self, entry: ModelVersion) -> Path:
         return self.models_dir / entry.file
 

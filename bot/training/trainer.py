@@ -60,9 +60,8 @@ def _streamed(command: list[str], cwd: Path, on_output: OutputCallback) -> tuple
     assert process.stdout is not None
     pending, lines = "", []
     for chunk in iter(lambda: process.stdout.read1(4096), b""):
-        parts = _LINE_END.split(pending + chunk.decode(errors="replace"))
-        pending = parts.pop()
-        for line in filter(None, (p.strip() for p in parts)):
+        complete, pending = split_lines(pending, chunk)
+        for line in complete:
             lines = [*lines[-40:], line]
             on_output(line)
     if pending.strip():
@@ -70,6 +69,12 @@ def _streamed(command: list[str], cwd: Path, on_output: OutputCallback) -> tuple
         on_output(pending.strip())
     return process.wait(), "\n".join(lines[-20:])
 
+
+def split_lines(pending: str, chunk: bytes) -> tuple[list[str], str]:
+    """The complete, non-empty lines of `pending + chunk`, and the unfinished rest."""
+    parts = _LINE_END.split(pending + chunk.decode(errors="replace"))
+    rest = parts.pop()
+    return [p.strip() for p in parts if p.strip()], rest
 
 
 def validate(project: Project) -> None:

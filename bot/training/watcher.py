@@ -12,7 +12,7 @@ import logging
 from pathlib import Path
 from typing import Protocol
 
-from bot.bus import CONSOLE_TOPIC, Bus
+from bot.bus import CONSOLE_TOPIC, TRAINING_TOPIC, Bus
 from bot.training.registry import Registry
 
 logger = logging.getLogger(__name__)
@@ -37,7 +37,8 @@ async def follow_active_model(engine: Swappable, models_dir: Path, interval: flo
             await engine.swap(active)
             failed = None
             if bus is not None:
-                await bus.publish(CONSOLE_TOPIC, {"type": "model_activated", "model": active.name})
+                for topic in (CONSOLE_TOPIC, TRAINING_TOPIC):
+                    await bus.publish(topic, {"type": "model_activated", "model": active.name})
         except asyncio.CancelledError:
             raise
         except Exception:
