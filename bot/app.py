@@ -101,7 +101,8 @@ def create_app(settings: Settings, roles: Roles = Roles(), *, bus: Bus | None = 
                 channel.attach(app, inbox, db)
             else:
                 app.router.add_routes(channel_routes(channel, inbox))
-        mount_console(app, db, bus, settings, templates, clock)
+        mount_console(app, db, bus, settings, templates, clock,
+                      serving=lambda: engine.model_name if (engine := app.get(ENGINE_KEY)) else None)
         app.router.add_static("/static", STATIC_DIR)
     app.router.add_get("/health", _health(settings, roles, channels))
     return app

@@ -17,17 +17,20 @@ from bot.bus import Bus
 from bot.console.api import api_routes
 from bot.console.desk import Desk
 from bot.console.live import live_routes
+from bot.console.models_api import ModelsDesk, models_routes
+from bot.console.training_api import training_api_routes
 from bot.console.sessions import HOME, DatabaseStorage, with_sessions
 from bot.console.views import view_routes
 from bot.messages import utcnow
 from bot.settings import Settings
 from bot.storage.database import Database
+from bot.training.runs import TrainingRunner
 
 PREFIX = "/console"
 
 
 def console_routes(db: Database, bus: Bus, settings: Settings, templates: Environment,
-                   clock: Callable[[], datetime] = utcnow) -> list[web.RouteDef]:
+                   clock: Callable[[], datetime] = utcnow, *, models: ModelsDesk) -> list[web.RouteDef]:
     storage = DatabaseStorage(db, max_age=int(settings.console_session_hours * 3600),
                               secure=settings.public_url.startswith("https://"))
     desk = Desk(db, bus, clock)
@@ -36,11 +39,18 @@ def console_routes(db: Database, bus: Bus, settings: Settings, templates: Enviro
         raise web.HTTPMovedPermanently(HOME)
 
     routes = [*view_routes(db, storage, templates, settings.brand_name), *api_routes(db, desk),
-              *live_routes(bus, desk)]
+              *live_routes(bus, desk), *training_api_routes(db, settings), *models_routes(models, bus)]
     return [web.get(PREFIX, home),
             *(web.route(r.method, PREFIX + r.path, with_sessions(storage, r.handler)) for r in routes)]
 
 
 def mount_console(app: web.Application, db: Database, bus: Bus, settings: Settings, templates: Environment,
-                  clock: Callable[[], datetime] = utcnow) -> None:
-    app.router.add_routes(console_routes(db, bus, settings, templates, clock))
+                  clock: Callable[[], datetime] = utcnow, serving: Callable[[], str | None] = lambda: None) -> None:
+    runner = TrainingRunner(db, bus, settings, clock)
+    models = ModelsDesk(db, bus, settings, runner, serving)
+    app.router.add_routes(console_routes(db, bus, settings, templates, clock, models=models))
+
+    async def stop_trainings(_: web.Application) -> None:
+        await runner.close()
+
+    app.on_shutdown.append(stop_trainings)

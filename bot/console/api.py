@@ -22,7 +22,7 @@ queue_api = login_required(QUEUE_ROLES, api=True)
 supervisor_api = login_required(SUPERVISOR_ROLES, api=True)
 
 
-async def _body(request: web.Request) -> dict[str, Any]:
+async def json_body(request: web.Request) -> dict[str, Any]:
     try:
         body = await request.json()
     except ValueError:
@@ -32,7 +32,7 @@ async def _body(request: web.Request) -> dict[str, Any]:
     return body
 
 
-def _text(body: dict[str, Any], key: str, limit: int = MAX_TEXT) -> str:
+def text_field(body: dict[str, Any], key: str, limit: int = MAX_TEXT) -> str:
     value = body.get(key)
     if not isinstance(value, str) or not value.strip():
         raise DeskError(f"'{key}' must be non-empty text", 400)
@@ -41,7 +41,7 @@ def _text(body: dict[str, Any], key: str, limit: int = MAX_TEXT) -> str:
     return value
 
 
-def _answering(work: Callable[[web.Request], Awaitable[Any]]):
+def answering(work: Callable[[web.Request], Awaitable[Any]]):
     async def handler(request: web.Request) -> web.Response:
         try:
             result = await work(request)
@@ -57,88 +57,94 @@ def api_routes(db: Database, desk: Desk) -> list[web.RouteDef]:
         return int(request.match_info["conversation_id"])
 
     @queue_api
-    @_answering
+    @answering
     async def queue(request):
         return await desk.queue(identity(request).name)
 
     @queue_api
-    @_answering
+    @answering
     async def conversation(request):
         return await desk.record(conversation_id(request), identity(request).name)
 
     @queue_api
-    @_answering
+    @answering
     async def claim(request):
         await desk.claim(conversation_id(request), identity(request).name)
 
     @queue_api
-    @_answering
+    @answering
     async def reply(request):
-        body = await _body(request)
-        return {"message_id": await desk.reply(conversation_id(request), identity(request).name, _text(body, "text"))}
+        body = await json_body(request)
+        return {"message_id": await desk.reply(conversation_id(request), identity(request).name, text_field(body, "text"))}
 
     @queue_api
-    @_answering
+    @answering
     async def note(request):
-        body = await _body(request)
-        await desk.note(conversation_id(request), identity(request).name, _text(body, "text"))
+        body = await json_body(request)
+        await desk.note(conversation_id(request), identity(request).name, text_field(body, "text"))
 
     @queue_api
-    @_answering
+    @answering
     async def transfer(request):
-        body = await _body(request)
+        body = await json_body(request)
         who = identity(request)
-        await desk.transfer(conversation_id(request), who.name, _text(body, "agent", 64),
+        await desk.transfer(conversation_id(request), who.name, text_field(body, "agent", 64),
                             supervisor=may_supervise(who.role))
 
     @queue_api
-    @_answering
+    @answering
     async def resolve(request):
-        body = await _body(request)
+        body = await json_body(request)
         who = identity(request)
         await desk.resolve(conversation_id(request), who.name, ask_satisfaction=bool(body.get("ask_satisfaction")),
                            supervisor=may_supervise(who.role))
 
     @queue_api
-    @_answering
+    @answering
     async def handback(request):
         who = identity(request)
         await desk.hand_back(conversation_id(request), who.name, supervisor=may_supervise(who.role))
 
     @queue_api
-    @_answering
+    @answering
+    async def flag(request):
+        flagged = await desk.flag_for_training(int(request.match_info["message_id"]), identity(request).name)
+        return {"flagged": flagged}
+
+    @queue_api
+    @answering
     async def agents(request):
         async with db.session() as session:
             return {"agents": await store.agent_names(session, QUEUE_ROLES)}
 
     @queue_api
-    @_answering
+    @answering
     async def canned(request):
         async with db.session() as session:
             rows = await store.canned_responses(session)
         return {"canned": [{"id": c.id, "shortcut": c.shortcut, "text": c.text} for c in rows]}
 
     @queue_api
-    @_answering
+    @answering
     async def save_canned(request):
-        body = await _body(request)
-        shortcut = _text(body, "shortcut", 64).strip().lstrip("/").lower()
+        body = await json_body(request)
+        shortcut = text_field(body, "shortcut", 64).strip().lstrip("/").lower()
         if not set(shortcut) <= SHORTCUT_CHARS:
             raise DeskError("a shortcut is letters, digits, '-' and '_'", 400)
         async with db.session() as session:
-            saved = await store.save_canned(session, shortcut, _text(body, "text").strip(),
+            saved = await store.save_canned(session, shortcut, text_field(body, "text").strip(),
                                             identity(request).name, utcnow())
         return {"id": saved.id, "shortcut": saved.shortcut}
 
     @queue_api
-    @_answering
+    @answering
     async def delete_canned(request):
         async with db.session() as session:
             if not await store.delete_canned(session, int(request.match_info["canned_id"])):
                 raise DeskError("no such canned response", 404)
 
     @supervisor_api
-    @_answering
+    @answering
     async def team(request):
         async with db.session() as session:
             load = await store.agents_load(session)
@@ -156,6 +162,7 @@ def api_routes(db: Database, desk: Desk) -> list[web.RouteDef]:
         web.post(f"{conversation_path}/transfer", transfer),
         web.post(f"{conversation_path}/resolve", resolve),
         web.post(f"{conversation_path}/handback", handback),
+        web.post(r"/api/messages/{message_id:\d+}/flag", flag),
         web.get("/api/agents", agents),
         web.get("/api/canned", canned),
         web.post("/api/canned", save_canned),

@@ -15,9 +15,11 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 ROLES = ("agent", "supervisor", "trainer", "admin")
-# Who works the queue, and who oversees it; trainers have their own pages.
+# Who works the queue, and who oversees it.
 QUEUE_ROLES = frozenset({"agent", "supervisor", "admin"})
 SUPERVISOR_ROLES = frozenset({"supervisor", "admin"})
+# Who teaches the bot and ships its models.
+TRAINER_ROLES = frozenset({"trainer", "admin"})
 
 MAX_FAILED_LOGINS = 5
 LOCKOUT = timedelta(minutes=15)

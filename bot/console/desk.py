@@ -20,7 +20,8 @@ from bot.storage import console as store
 from bot.storage import history, outbox
 from bot.storage import queue as queue_store
 from bot.storage.database import Database
-from bot.storage.models import Conversation, Customer
+from bot.storage.models import Conversation, Customer, Message
+from bot.training.review import flag_message
 
 SATISFACTION_QUESTION = "Thanks for talking with us! How happy are you with the help you got? (1 = not at all, 5 = very)"
 SATISFACTION_BUTTONS = tuple(Button(title=str(score), payload=f'/rate{{"score": {score}}}') for score in range(1, 6))
@@ -140,6 +141,18 @@ class Desk:
                 raise DeskError(str(error)) from error
             key = await self._customer_key(session, conversation)
         await self._announce(conversation_id, "handback", key, {"status": "bot", "agent_name": None})
+
+    async def flag_for_training(self, message_id: int, agent: str) -> bool:
+        """"The bot should have answered this": the customer message goes to the trainers'
+        review. False when it was flagged already."""
+        try:
+            async with self.db.session() as session:
+                flagged = await flag_message(session, message_id, agent, self.clock())
+                conversation_id = (await session.get(Message, message_id)).conversation_id
+        except LookupError as error:
+            raise DeskError(str(error), 404) from error
+        await self.bus.publish(CONSOLE_TOPIC, {"type": "flagged_for_training", "conversation_id": conversation_id})
+        return flagged
 
     async def _owned(self, session, conversation_id: int, agent: str, allow_queued: bool = False) -> Conversation:
         try:

@@ -34,7 +34,7 @@ def live_routes(bus: Bus, desk: Desk) -> list[web.RouteDef]:
             return web.json_response({"error": "log in first"}, status=401)
         if role not in QUEUE_ROLES:
             return web.json_response({"error": "your role may not do this"}, status=403)
-        if not _same_origin(request):
+        if not same_origin(request):
             # The cookie would ride along on a cross-site WebSocket; the Origin header does not lie.
             return web.json_response({"error": "cross-origin WebSocket refused"}, status=403)
         watched = request.query.get("conversation")
@@ -90,7 +90,7 @@ async def _send(ws: web.WebSocketResponse, desk: Desk, agent: str, conversation_
             await ws.send_json({"type": "error", "error": str(error)})
 
 
-def _same_origin(request: web.Request) -> bool:
+def same_origin(request: web.Request) -> bool:
     origin = request.headers.get("Origin")
     if origin is None:
         return True  # not a browser; the cookie is still required

@@ -1,4 +1,5 @@
-"""The console's HTML pages: login, queue, conversation, supervisor, canned responses.
+"""The console's HTML pages: login, queue, conversation, supervisor, canned responses, and
+the trainers' review, intents and models.
 
 Pages are shells rendered by Jinja2 (autoescaped); their data comes from the JSON API and
 the live WebSocket and is put on the page with DOM methods (textContent), so customer
@@ -16,6 +17,7 @@ from jinja2 import Environment
 from bot.console.auth import (
     QUEUE_ROLES,
     SUPERVISOR_ROLES,
+    TRAINER_ROLES,
     attempt_login,
     hash_password,
     may_supervise,
@@ -37,6 +39,9 @@ from bot.storage import accounts
 from bot.storage.database import Database
 from bot.web.pages import render
 
+TRAINER_HOME = "/console/review"
+
+
 def nav_items(who: Identity) -> list[tuple[str, str, str]]:
     """(key, title, path) of the console's sections this role may open."""
     items = []
@@ -44,7 +49,9 @@ def nav_items(who: Identity) -> list[tuple[str, str, str]]:
         items += [("queue", "Queue", "/console/"), ("canned", "Canned responses", "/console/canned")]
     if may_supervise(who.role):
         items.append(("supervisor", "Team", "/console/supervisor"))
-    # Trainer pages (the review queue, models) add their entry here.
+    if who.role in TRAINER_ROLES:
+        items += [("review", "Review", TRAINER_HOME), ("intents", "Intents", "/console/intents"),
+                  ("models", "Models", "/console/models")]
     return items
 
 
@@ -94,7 +101,8 @@ def view_routes(db: Database, storage: DatabaseStorage, templates: Environment,
         fresh = await new_session(request)
         fresh["agent"], fresh["role"] = name, role
         csrf_token(fresh)
-        landing = target if target != HOME or role != "trainer" else "/console/welcome"
+        # Trainers do not work the queue: their home is the review queue.
+        landing = target if target != HOME or role != "trainer" else TRAINER_HOME
         raise web.HTTPSeeOther(landing)
 
     @login_required(frozenset({"agent", "supervisor", "trainer", "admin"}), api=False)
@@ -120,14 +128,28 @@ def view_routes(db: Database, storage: DatabaseStorage, templates: Environment,
     async def supervisor(request: web.Request) -> web.Response:
         return await page(request, "supervisor.html", "supervisor")
 
-    @login_required(frozenset({"trainer"}), api=False)
-    async def welcome(request: web.Request) -> web.Response:
-        return await page(request, "welcome.html", "welcome")
+    @login_required(TRAINER_ROLES, api=False)
+    async def review(request: web.Request) -> web.Response:
+        return await page(request, "review.html", "review")
+
+    @login_required(TRAINER_ROLES, api=False)
+    async def intents(request: web.Request) -> web.Response:
+        return await page(request, "intents.html", "intents")
+
+    @login_required(TRAINER_ROLES, api=False)
+    async def intent(request: web.Request) -> web.Response:
+        return await page(request, "intent.html", "intents", intent=request.match_info["intent"])
+
+    @login_required(TRAINER_ROLES, api=False)
+    async def models(request: web.Request) -> web.Response:
+        return await page(request, "models.html", "models")
 
     return [
         web.get("/login", login_form), web.post("/login", login), web.post("/logout", logout),
         web.get("/", queue), web.get(r"/conversations/{conversation_id:\d+}", conversation),
-        web.get("/canned", canned), web.get("/supervisor", supervisor), web.get("/welcome", welcome),
+        web.get("/canned", canned), web.get("/supervisor", supervisor),
+        web.get("/review", review), web.get("/intents", intents),
+        web.get(r"/intents/{intent:[a-z][a-z0-9_]*}", intent), web.get("/models", models),
     ]
 
 

@@ -18,6 +18,7 @@ from playwright.async_api import expect
 
 from bot.settings import PROJECT_DIR
 from tests.conftest import service_env
+from tests.support.browser import chat_say, customer_chat, new_page
 from tests.support.client import cli, is_response, new_sender, say
 from tests.support.process import ServiceProcess
 
@@ -54,16 +55,6 @@ def people(console_service) -> dict[str, str]:
         return dict(pool.map(add, accounts))
 
 
-async def new_page(browser, width: int = 1280, height: int = 800):
-    context = await browser.new_context(viewport={"width": width, "height": height})
-    page = await context.new_page()
-    page.errors = []
-    page.on("pageerror", lambda error: page.errors.append(str(error)))
-    page.dialogs = []
-    page.on("dialog", lambda dialog: (page.dialogs.append(dialog.message), asyncio.ensure_future(dialog.dismiss())))
-    return page
-
-
 async def log_in(page, service, name: str, password: str, path: str = "/console/") -> None:
     await page.goto(f"{service.url}{path}")
     await expect(page).to_have_url(re.compile(r"/console/login\?next="))
@@ -72,20 +63,6 @@ async def log_in(page, service, name: str, password: str, path: str = "/console/
     await page.click("#login")
     await expect(page).to_have_url(f"{service.url}{path}")
     await expect(page.locator("#live")).to_have_text("live")
-
-
-async def customer_chat(browser, service, sender: str):
-    """The customer's web chat page, with a known sender id."""
-    page = await new_page(browser, 420, 800)
-    await page.context.add_init_script(f"window.localStorage.setItem('brand-assistant-sender', '{sender}')")
-    await page.goto(f"{service.url}/chat")
-    await expect(page.locator("#presence")).to_have_class(re.compile(r"\bonline\b"))
-    return page
-
-
-async def chat_say(page, text: str) -> None:
-    await page.fill("#text", text)
-    await page.keyboard.press("Enter")
 
 
 def waiting_row(page, customer: str):

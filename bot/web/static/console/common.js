@@ -86,12 +86,13 @@ window.Desk = (() => {
   }
 
   // Live updates; reconnects with backoff. onFrame gets every JSON frame.
-  function live(query, onFrame) {
+  function live(query, onFrame, path = "/console/ws") {
     const indicator = document.getElementById("live");
+    if (indicator) indicator.hidden = false;
     let attempt = 0;
     function connect() {
       const scheme = location.protocol === "https:" ? "wss" : "ws";
-      const ws = new WebSocket(`${scheme}://${location.host}/console/ws${query ? `?${query}` : ""}`);
+      const ws = new WebSocket(`${scheme}://${location.host}${path}${query ? `?${query}` : ""}`);
       ws.addEventListener("open", () => {
         attempt = 0;
         if (indicator) { indicator.textContent = "live"; indicator.classList.add("on"); }

@@ -16,7 +16,20 @@
   const AUTHORS = { customer: "Customer", bot: "Bot", agent: "Agent", system: "System" };
   const DELIVERY = { pending: "sending…", sent: "sent", delivered: "delivered", read: "read", failed: "failed" };
 
-  function messageItem(message) {
+  function flagControl(message, flagged) {
+    if (flagged.has(message.id)) return el("div", { class: "flagged-note" }, "Flagged for the trainers");
+    const button = el("button", { class: "btn ghost small flag-training", type: "button",
+      title: "Send this message to the trainers' review: the bot should have answered it" }, "Bot should have answered");
+    button.addEventListener("click", async () => {
+      button.disabled = true;
+      const result = await api("POST", `/console/api/messages/${message.id}/flag`);
+      if (result.ok) { toast("Flagged: the trainers will see it in their review."); await refresh(); }
+      else { button.disabled = false; toast(result.data.error || "Could not flag it.", "error"); }
+    });
+    return button;
+  }
+
+  function messageItem(message, flagged) {
     const mine = message.direction === "in" ? "in" : "out";
     const who = message.author === "agent" ? (message.agent_name || "Agent") : AUTHORS[message.author] || message.author;
     const meta = [el("span", { class: "author" }, who), el("time", { datetime: message.created_at }, time(message.created_at))];
@@ -35,6 +48,7 @@
     if (message.buttons.length) {
       body.push(el("div", { class: "buttons" }, message.buttons.map((b) => el("span", { class: "chip" }, b.title))));
     }
+    if (message.author === "customer" && message.text) body.push(flagControl(message, flagged));
     if (message.direction === "out" && message.delivery_status) {
       const status = el("div", { class: `delivery ${message.delivery_status}` }, DELIVERY[message.delivery_status] || message.delivery_status);
       if (message.error) status.append(el("span", { class: "error" }, ` — ${message.error}`));
@@ -57,13 +71,17 @@
       case "satisfaction_asked": return null;
       case "polite_reply": return `Polite reply (${(d.reason || "").replace(/_/g, " ")})`;
       case "flagged": return `Flagged for moderation: ${d.reason}`;
+      case "flag_for_training": return `${d.by} flagged a message for the trainers`;
+      case "annotated": return `${d.by} taught a message to the bot as ${d.intent}`;
+      case "review_dismissed": return null;
       default: return event.kind.replace(/_/g, " ");
     }
   }
 
   function renderTimeline(record) {
+    const flagged = new Set(record.events.filter((e) => e.kind === "flag_for_training").map((e) => e.data.message_id));
     const items = [
-      ...record.messages.map((m) => ({ at: m.created_at, order: 0, id: m.id, node: () => messageItem(m) })),
+      ...record.messages.map((m) => ({ at: m.created_at, order: 0, id: m.id, node: () => messageItem(m, flagged) })),
       ...record.events.map((e) => ({ at: e.created_at, order: 1, id: e.id, node: () => {
         const text = eventText(e);
         return text && el("li", { class: `event ${e.kind}` }, el("span", {}, text), el("time", { datetime: e.created_at }, time(e.created_at)));

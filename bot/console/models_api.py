@@ -1,0 +1,170 @@
+"""The trainers' Models page behind the scenes: model versions with their gate reports,
+training runs started from the console (bot/training/runs.py), activation and rollback,
+and a WebSocket that pushes the page's snapshot whenever a run or the registry moves."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from dataclasses import asdict
+from typing import Any
+
+from aiohttp import WSMsgType, web
+from aiohttp_session import get_session
+
+from bot.bus import TRAINING_TOPIC, Bus
+from bot.console.api import answering, json_body
+from bot.console.auth import TRAINER_ROLES
+from bot.console.desk import DeskError
+from bot.console.live import COALESCE_SECONDS, same_origin
+from bot.console.sessions import identity, login_required
+from bot.settings import Settings
+from bot.storage import training as store
+from bot.storage.database import Database
+from bot.storage.models import TrainingRun
+from bot.training.gate import stored_report
+from bot.training.registry import Registry, RegistryError
+from bot.training.runs import TrainingBusy, TrainingRunner
+
+logger = logging.getLogger(__name__)
+trainer_api = login_required(TRAINER_ROLES, api=True)
+# While a run is going, its heartbeat arrives every few seconds anyway; this is for the rest.
+REFRESH_SECONDS = 15.0
+
+
+def run_json(run: TrainingRun | None) -> dict[str, Any] | None:
+    if run is None:
+        return None
+    progress = ({"label": run.progress_label, "done": run.progress_done, "total": run.progress_total}
+                if run.progress_total else None)
+    return {
+        "id": run.id, "started_by": run.started_by, "activate": run.activate, "status": run.status,
+        "steps": run.steps or [], "output": run.output.splitlines()[-80:] if run.output else [], "progress": progress,
+        "version": run.version, "report": run.report, "error": run.error,
+        "started_at": run.started_at.isoformat(), "finished_at": run.finished_at.isoformat() if run.finished_at else None,
+    }
+
+
+class ModelsDesk:
+    """What the Models page shows and does; the HTTP layer below only translates."""
+
+    def __init__(self, db: Database, bus: Bus, settings: Settings, runner: TrainingRunner,
+                 serving: Callable[[], str | None] = lambda: None) -> None:
+        self.db = db
+        self.serving = serving
+        self.bus = bus
+        self.registry = Registry(settings.models_dir)
+        self.runner = runner
+        self.poll_interval = settings.model_poll_interval
+
+    async def snapshot(self) -> dict[str, Any]:
+        versions = await asyncio.to_thread(self.registry.versions)
+        previous = await asyncio.to_thread(self.registry.previous_active)
+        async with self.db.session() as session:
+            runs = await store.recent_runs(session, 1)
+        return {
+            "type": "models",
+            "versions": [{**asdict(v), "report": stored_report(v.gate)} for v in reversed(versions)],
+            "active": next((v.version for v in versions if v.status == "active"), None),
+            "rollback_to": previous, "poll_interval": self.poll_interval,
+            # The model this process answers with (when it runs a dialogue worker too).
+            "serving": self.serving(),
+            "run": run_json(runs[0] if runs else None),
+        }
+
+    async def train(self, by: str, activate: bool) -> int:
+        try:
+            return await self.runner.start(by, activate)
+        except TrainingBusy as busy:
+            raise DeskError(f"a training is running already (run {busy.run_id}); wait for it to finish") from None
+
+    async def activate(self, version: str, force: bool) -> str:
+        try:
+            entry = await asyncio.to_thread(self.registry.activate, version, force=force)
+        except RegistryError as error:
+            raise DeskError(str(error)) from None
+        await self.bus.publish(TRAINING_TOPIC, {"type": "activated", "version": entry.version})
+        return entry.version
+
+    async def rollback(self) -> str:
+        try:
+            entry = await asyncio.to_thread(self.registry.rollback)
+        except RegistryError as error:
+            raise DeskError(str(error)) from None
+        await self.bus.publish(TRAINING_TOPIC, {"type": "activated", "version": entry.version})
+        return entry.version
+
+
+def models_routes(desk: ModelsDesk, bus: Bus) -> list[web.RouteDef]:
+    @trainer_api
+    @answering
+    async def models(request):
+        return await desk.snapshot()
+
+    @trainer_api
+    @answering
+    async def train(request):
+        body = await json_body(request)
+        return {"run_id": await desk.train(identity(request).name, bool(body.get("activate", True)))}
+
+    @trainer_api
+    @answering
+    async def activate(request):
+        body = await json_body(request)
+        return {"active": await desk.activate(request.match_info["version"], bool(body.get("force")))}
+
+    @trainer_api
+    @answering
+    async def rollback(request):
+        return {"active": await desk.rollback()}
+
+    async def socket(request: web.Request) -> web.StreamResponse:
+        session = await get_session(request)
+        if not session.get("agent"):
+            return web.json_response({"error": "log in first"}, status=401)
+        if session.get("role") not in TRAINER_ROLES:
+            return web.json_response({"error": "your role may not do this"}, status=403)
+        if not same_origin(request):
+            return web.json_response({"error": "cross-origin WebSocket refused"}, status=403)
+        ws = web.WebSocketResponse(heartbeat=30)
+        await ws.prepare(request)
+        async with bus.subscribe(TRAINING_TOPIC) as notices:
+            pusher = asyncio.create_task(_push(ws, notices, desk))
+            try:
+                async for frame in ws:
+                    if frame.type == WSMsgType.ERROR:
+                        break
+            finally:
+                pusher.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await pusher
+        return ws
+
+    return [
+        web.get("/api/training/models", models),
+        web.post("/api/training/runs", train),
+        web.post(r"/api/training/models/{version:[\w.-]+}/activate", activate),
+        web.post("/api/training/models/rollback", rollback),
+        web.get("/training/ws", socket),
+    ]
+
+
+async def _push(ws: web.WebSocketResponse, notices, desk: ModelsDesk) -> None:
+    try:
+        await ws.send_json(await desk.snapshot())
+        while not ws.closed:
+            await notices.get(timeout=REFRESH_SECONDS)
+            await asyncio.sleep(COALESCE_SECONDS)
+            while await notices.get(timeout=0.01) is not None:
+                pass
+            if not ws.closed:
+                await ws.send_json(await desk.snapshot())
+    except asyncio.CancelledError:
+        raise
+    except (ConnectionResetError, RuntimeError):
+        pass  # the page went away
+    except Exception:
+        logger.exception("models page live updates stopped")
+        await ws.close()
