@@ -1,4 +1,5 @@
-"""The Rasa dialogue engine: the only module that imports `rasa`.
+"""The Rasa dialogue engine: the only module that imports `rasa` (with its tracker store,
+bot/tracker_store.py).
 
 Rasa runs on an event loop of its own in a dedicated thread. NLU and policy inference
 are CPU work that would otherwise stall the service's loop, and with it the
@@ -154,7 +155,12 @@ class DialogueEngine:
         def load() -> Any:
             # The model's domain is set on the store when the model loads, so every agent
             # gets its own store; only the in-memory default is shared, to keep its trackers.
-            if tracker_config:
+            if tracker_config and str(tracker_config.type).lower() == "sql":
+                from bot.tracker_store import CachingSQLTrackerStore
+
+                tracker_store = CachingSQLTrackerStore(host=tracker_config.url, event_broker=broker,
+                                                       **tracker_config.kwargs)
+            elif tracker_config:
                 tracker_store = TrackerStore.create(tracker_config, event_broker=broker)
             else:
                 tracker_store = previous.tracker_store if previous is not None else None
@@ -193,11 +199,14 @@ class DialogueEngine:
             await processor._run_prediction_loop(output, tracker)
             await processor.run_anonymization_pipeline(tracker)
             await processor.save_tracker(tracker)
+            # Read while the lock is held: the tracker store may hand the same tracker to
+            # this conversation's next message.
+            parse = tracker.latest_message.parse_data if tracker.latest_message else {}
+            events = list(tracker.events)
 
-        parse = tracker.latest_message.parse_data if tracker.latest_message else {}
-        user_index = max((i for i, e in enumerate(tracker.events) if isinstance(e, UserUttered)), default=-1)
+        user_index = max((i for i, e in enumerate(events) if isinstance(e, UserUttered)), default=-1)
         actions = [
-            e.action_name for e in list(tracker.events)[user_index + 1:]
+            e.action_name for e in events[user_index + 1:]
             if isinstance(e, ActionExecuted) and e.action_name and e.action_name != "action_listen"
         ]
         replies, handoff_reason = _replies(output.messages)

@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
 from sqlalchemy.orm import sessionmaker
+from sqlalchemy.pool import AsyncAdaptedQueuePool
 
 
 class Database:
@@ -18,6 +19,10 @@ class Database:
         if self.is_sqlite:
             # One writer at a time on SQLite: wait for the lock instead of failing.
             options["connect_args"] = {"timeout": 30}
+            if ":memory:" not in url:
+                # SQLAlchemy 1.4 opens a new SQLite connection (a thread and the pragmas
+                # below) for every transaction unless told to keep a pool of them.
+                options.update(poolclass=AsyncAdaptedQueuePool, pool_size=8, max_overflow=8, pool_timeout=30)
         else:
             # When the server is away, fail fast (the webhook answers 503 and the platform
             # retries) instead of holding the request: a connect attempt gives up after

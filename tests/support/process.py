@@ -39,12 +39,17 @@ class ServiceProcess:
         self.process = subprocess.Popen([sys.executable, "-m", "bot", self.command], cwd=PROJECT_DIR,
                                         env=self.env, stdout=self._log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"service exited with {self.process.returncode}:\n{self.log()}")
-            if self.health() is not None:
-                return self
-            time.sleep(0.2)
+        try:
+            while time.monotonic() < deadline:
+                if self.process.poll() is not None:
+                    raise RuntimeError(f"service exited with {self.process.returncode}:\n{self.log()}")
+                if self.health() is not None:
+                    return self
+                time.sleep(0.2)
+        except BaseException:
+            # Interrupted (a test's timeout, Ctrl-C): no service is left running behind the test.
+            self.stop()
+            raise
         self.stop()
         raise RuntimeError(f"service did not become healthy in {timeout}s:\n{self.log()}")
 

@@ -1,0 +1,99 @@
+"""Rasa's SQL tracker store as the dialogue engine uses it (imported by bot/engine.py only).
+
+The same `events` table, the same rows, so Rasa's tools read it as ever; what changes is
+the work per message. Rasa's SQLTrackerStore rebuilds the tracker from every event of the
+session on each message and counts the stored events again before each save. This one
+keeps the trackers it handled last in memory and, before reusing one, checks with one
+indexed query that no other process has written to that conversation since (the lock
+store keeps a conversation to one worker at a time, so that is the only way it can
+change). Saves add the new events in one statement.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from rasa.core.tracker_store import SQLTrackerStore
+from rasa.shared.core.events import SessionStarted
+from rasa.shared.core.trackers import DialogueStateTracker
+from rasa.shared.nlu.constants import INTENT_NAME_KEY
+
+DEFAULT_CACHE_SIZE = 2000
+
+
+@dataclass
+class _Cached:
+    tracker: DialogueStateTracker
+    stored: int  # how many of the tracker's events are in the table
+    last_id: int | None  # the newest row of the conversation when it was cached
+
+
+class CachingSQLTrackerStore(SQLTrackerStore):
+    def __init__(self, *args: Any, cache_size: int = DEFAULT_CACHE_SIZE, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.engine.dialect.name == "sqlite":
+            # Rasa opens a new SQLite connection per query and fails after 5 s of a busy
+            # database; a small pool and the service's own busy timeout instead.
+            self.engine = sa.create_engine(self.engine.url, poolclass=sa.pool.QueuePool, pool_size=4,
+                                           max_overflow=4, connect_args={"timeout": 30})
+            self.sessionmaker = sa.orm.session.sessionmaker(bind=self.engine)
+        self._cache: OrderedDict[str, _Cached] = OrderedDict()
+        self._cache_size = cache_size
+
+    def _last_id(self, session: Any, sender_id: str) -> int | None:
+        return session.query(sa.func.max(self.SQLEvent.id)).filter(self.SQLEvent.sender_id == sender_id).scalar()
+
+    async def _retrieve(self, sender_id: str, fetch_events_from_all_sessions: bool) -> DialogueStateTracker | None:
+        if fetch_events_from_all_sessions:
+            return await super()._retrieve(sender_id, fetch_events_from_all_sessions)
+        cached = self._cache.get(sender_id)
+        with self.session_scope() as session:
+            last_id = self._last_id(session, sender_id)
+        if cached is not None and cached.last_id == last_id and len(cached.tracker.events) == cached.stored:
+            self._cache.move_to_end(sender_id)
+            return cached.tracker
+        self._cache.pop(sender_id, None)
+        tracker = await super()._retrieve(sender_id, fetch_events_from_all_sessions)
+        if tracker is not None:
+            self._remember(tracker, len(tracker.events), last_id)
+        return tracker
+
+    async def save(self, tracker: DialogueStateTracker) -> None:
+        cached = self._cache.get(tracker.sender_id)
+        with self.session_scope() as session:
+            if cached is not None and cached.tracker is tracker:
+                new = list(itertools.islice(tracker.events, cached.stored, None))
+            else:
+                new = list(self._additional_events(session, tracker))
+            if new:
+                session.execute(self.SQLEvent.__table__.insert(), [self._row(tracker.sender_id, e) for e in new])
+            last_id = self._last_id(session, tracker.sender_id)
+            session.commit()
+        if self.event_broker is not None and new:
+            # The events just stored, and only those (Rasa would read the tracker again to
+            # find them), published once they are in the table.
+            await self._stream_new_events(self.event_broker, new, tracker.sender_id)
+        if any(isinstance(event, SessionStarted) for event in new) or tracker.events.maxlen is not None:
+            # A new session: Rasa reads only its events from now on, so read them again.
+            self._cache.pop(tracker.sender_id, None)
+        else:
+            self._remember(tracker, len(tracker.events), last_id)
+
+    def _remember(self, tracker: DialogueStateTracker, stored: int, last_id: int | None) -> None:
+        self._cache[tracker.sender_id] = _Cached(tracker, stored, last_id)
+        self._cache.move_to_end(tracker.sender_id)
+        while len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+
+    @staticmethod
+    def _row(sender_id: str, event: Any) -> dict[str, Any]:
+        # The columns Rasa's own save writes, from the same serialised event.
+        data = event.as_dict()
+        return {"sender_id": sender_id, "type_name": event.type_name, "timestamp": data.get("timestamp"),
+                "intent_name": data.get("parse_data", {}).get("intent", {}).get(INTENT_NAME_KEY),
+                "action_name": data.get("name"), "data": json.dumps(data)}

@@ -1,0 +1,114 @@
+"""The engine's tracker store writes what Rasa's SQLTrackerStore writes, and never hands
+out a tracker another process has moved on from (two stores on one database stand for
+two dialogue workers)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import sqlalchemy as sa
+from rasa.core.tracker_store import SQLTrackerStore
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import ActionExecuted, SessionStarted, UserUttered
+
+from bot.tracker_store import CachingSQLTrackerStore
+
+DOMAIN = Domain.from_yaml("version: '3.1'\nintents: [greet, thank]\nresponses:\n  utter_greet: [{text: hi}]\n")
+
+
+class RecordingBroker:
+    def __init__(self) -> None:
+        self.published: list[dict] = []
+
+    def publish(self, event: dict) -> None:
+        self.published.append(event)
+
+
+def store(path, cls=CachingSQLTrackerStore, **kwargs):
+    made = cls(domain=DOMAIN, dialect="sqlite", db=str(path), **kwargs)
+    return made
+
+
+def said(text: str, intent: str) -> UserUttered:
+    return UserUttered(text, {"name": intent, "confidence": 0.9})
+
+
+def rows(path) -> list[tuple]:
+    """The stored rows, their times left out (two runs never share them)."""
+    engine = sa.create_engine(f"sqlite:///{path}")
+    with engine.connect() as connection:
+        found = connection.execute(sa.text(
+            "SELECT sender_id, type_name, intent_name, action_name, data FROM events ORDER BY id")).all()
+    engine.dispose()
+    return [(*r[:4], {k: v for k, v in json.loads(r[4]).items() if k != "timestamp"}) for r in found]
+
+
+async def test_the_rows_are_the_ones_rasa_writes(tmp_path):
+    ours, theirs = store(tmp_path / "ours.db"), store(tmp_path / "rasa.db", SQLTrackerStore)
+    for tracker_store in (ours, theirs):
+        tracker = await tracker_store.get_or_create_tracker("alice")
+        tracker.update(said("hello", "greet"))
+        tracker.update(ActionExecuted("utter_greet"))
+        await tracker_store.save(tracker)
+        tracker = await tracker_store.retrieve("alice")
+        tracker.update(said("thanks", "thank"))
+        await tracker_store.save(tracker)
+    assert rows(tmp_path / "ours.db") == rows(tmp_path / "rasa.db")
+    assert len(rows(tmp_path / "ours.db")) == 4  # action_listen, the two messages, the action
+
+
+async def test_a_tracker_another_worker_moved_on_is_read_again(tmp_path):
+    one, two = store(tmp_path / "a.db"), store(tmp_path / "a.db")
+    tracker = await one.get_or_create_tracker("bob")
+    tracker.update(said("hello", "greet"))
+    await one.save(tracker)
+    assert await one.retrieve("bob") is tracker  # unchanged: the same tracker, no replay
+
+    elsewhere = await two.retrieve("bob")
+    elsewhere.update(ActionExecuted("utter_greet"))
+    elsewhere.update(said("thanks", "thank"))
+    await two.save(elsewhere)
+
+    fresh = await one.retrieve("bob")
+    assert fresh is not tracker
+    assert [e.as_dict()["event"] for e in fresh.events] == [e.as_dict()["event"] for e in elsewhere.events]
+    assert fresh.latest_message.text == "thanks"
+
+
+async def test_a_tracker_changed_but_not_saved_is_not_reused(tmp_path):
+    tracker_store = store(tmp_path / "b.db")
+    tracker = await tracker_store.get_or_create_tracker("carol")
+    await tracker_store.save(tracker)
+    tracker.update(said("lost in a crash", "greet"))  # the turn failed before its save
+    again = await tracker_store.retrieve("carol")
+    assert again is not tracker and again.latest_message.text != "lost in a crash"
+
+
+async def test_a_new_session_is_read_as_rasa_reads_it(tmp_path):
+    tracker_store = store(tmp_path / "c.db")
+    tracker = await tracker_store.get_or_create_tracker("dave")
+    tracker.update(said("hello", "greet"))
+    await tracker_store.save(tracker)
+    tracker.update(ActionExecuted("action_session_start"))
+    tracker.update(SessionStarted())
+    tracker.update(said("back again", "greet"))
+    await tracker_store.save(tracker)
+    reread = await tracker_store.retrieve("dave")
+    rasa_view = await store(tmp_path / "c.db", SQLTrackerStore).retrieve("dave")
+    assert reread is not tracker
+    assert [e.as_dict() for e in reread.events] == [e.as_dict() for e in rasa_view.events]
+
+
+@pytest.mark.parametrize("turns", [1, 3])
+async def test_the_event_broker_gets_each_new_event_once(tmp_path, turns):
+    broker = RecordingBroker()
+    tracker_store = store(tmp_path / "d.db", event_broker=broker)
+    tracker = await tracker_store.get_or_create_tracker("erin")
+    for n in range(turns):
+        tracker = await tracker_store.retrieve("erin")
+        tracker.update(said(f"message {n}", "greet"))
+        tracker.update(ActionExecuted("utter_greet"))
+        await tracker_store.save(tracker)
+    assert [e["event"] for e in broker.published] == ["action"] + ["user", "action"] * turns
+    assert {e["sender_id"] for e in broker.published} == {"erin"}
