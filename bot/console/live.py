@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
 from urllib.parse import urlsplit
 
 from aiohttp import WSMsgType, web
@@ -29,32 +31,45 @@ REFRESH_SECONDS = 20.0
 def live_routes(bus: Bus, desk: Desk) -> list[web.RouteDef]:
     async def socket(request: web.Request) -> web.StreamResponse:
         session = await get_session(request)
-        name, role = session.get("agent"), session.get("role")
-        if not name:
-            return web.json_response({"error": "log in first"}, status=401)
-        if role not in QUEUE_ROLES:
-            return web.json_response({"error": "your role may not do this"}, status=403)
-        if not same_origin(request):
-            # The cookie would ride along on a cross-site WebSocket; the Origin header does not lie.
-            return web.json_response({"error": "cross-origin WebSocket refused"}, status=403)
+        refused = refusal(request, session, QUEUE_ROLES)
+        if refused is not None:
+            return refused
         watched = request.query.get("conversation")
         conversation_id = int(watched) if watched and watched.isdigit() else None
-
-        ws = web.WebSocketResponse(heartbeat=30)
-        await ws.prepare(request)
-        async with bus.subscribe(CONSOLE_TOPIC) as notices:
-            pusher = asyncio.create_task(_push(ws, notices, desk, name, conversation_id))
-            try:
-                async for frame in ws:
-                    if frame.type == WSMsgType.ERROR:
-                        break
-            finally:
-                pusher.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await pusher
-        return ws
+        return await serve_socket(request, bus, CONSOLE_TOPIC,
+                                  lambda ws, notices: _push(ws, notices, desk, session["agent"], conversation_id))
 
     return [web.get("/ws", socket)]
+
+
+def refusal(request: web.Request, session, roles: frozenset[str]) -> web.Response | None:
+    """Why a console WebSocket is refused, or None."""
+    if not session.get("agent"):
+        return web.json_response({"error": "log in first"}, status=401)
+    if session.get("role") not in roles:
+        return web.json_response({"error": "your role may not do this"}, status=403)
+    if not same_origin(request):
+        # The cookie would ride along on a cross-site WebSocket; the Origin header does not lie.
+        return web.json_response({"error": "cross-origin WebSocket refused"}, status=403)
+    return None
+
+
+async def serve_socket(request: web.Request, bus: Bus, topic: str,
+                       push: Callable[[web.WebSocketResponse, Any], Awaitable[None]]) -> web.WebSocketResponse:
+    """A WebSocket fed by `push` with the notices of `topic`, until the page goes away."""
+    ws = web.WebSocketResponse(heartbeat=30)
+    await ws.prepare(request)
+    async with bus.subscribe(topic) as notices:
+        pusher = asyncio.create_task(push(ws, notices))
+        try:
+            async for frame in ws:
+                if frame.type == WSMsgType.ERROR:
+                    break
+        finally:
+            pusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await pusher
+    return ws
 
 
 async def _push(ws: web.WebSocketResponse, notices, desk: Desk, agent: str, conversation_id: int | None) -> None:

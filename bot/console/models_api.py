@@ -5,20 +5,19 @@ and a WebSocket that pushes the page's snapshot whenever a run or the registry m
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
 
-from aiohttp import WSMsgType, web
+from aiohttp import web
 from aiohttp_session import get_session
 
 from bot.bus import TRAINING_TOPIC, Bus
 from bot.console.api import answering, json_body
 from bot.console.auth import TRAINER_ROLES
 from bot.console.desk import DeskError
-from bot.console.live import COALESCE_SECONDS, same_origin
+from bot.console.live import COALESCE_SECONDS, refusal, serve_socket
 from bot.console.sessions import identity, login_required
 from bot.settings import Settings
 from bot.storage import training as store
@@ -122,25 +121,10 @@ def models_routes(desk: ModelsDesk, bus: Bus) -> list[web.RouteDef]:
 
     async def socket(request: web.Request) -> web.StreamResponse:
         session = await get_session(request)
-        if not session.get("agent"):
-            return web.json_response({"error": "log in first"}, status=401)
-        if session.get("role") not in TRAINER_ROLES:
-            return web.json_response({"error": "your role may not do this"}, status=403)
-        if not same_origin(request):
-            return web.json_response({"error": "cross-origin WebSocket refused"}, status=403)
-        ws = web.WebSocketResponse(heartbeat=30)
-        await ws.prepare(request)
-        async with bus.subscribe(TRAINING_TOPIC) as notices:
-            pusher = asyncio.create_task(_push(ws, notices, desk))
-            try:
-                async for frame in ws:
-                    if frame.type == WSMsgType.ERROR:
-                        break
-            finally:
-                pusher.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await pusher
-        return ws
+        refused = refusal(request, session, TRAINER_ROLES)
+        if refused is not None:
+            return refused
+        return await serve_socket(request, bus, TRAINING_TOPIC, lambda ws, notices: _push(ws, notices, desk))
 
     return [
         web.get("/api/training/models", models),
