@@ -397,7 +397,7 @@ def _models(settings: Settings, args: argparse.Namespace) -> int:
 
 def _eval(settings: Settings, args: argparse.Namespace) -> int:
     from rich.console import Console
-    from rich.progress import Progress
+    from rich.progress import BarColumn, Progress, SpinnerColumn, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
     from bot.training import TrainingFailed
     from bot.training.eval import EvalRequest, evaluate
@@ -409,11 +409,18 @@ def _eval(settings: Settings, args: argparse.Namespace) -> int:
     try:
         console.print(f"[bold]» training {request.config.name}'s pipeline on {request.train.name}[/bold] "
                       "(Rasa's progress bars follow)")
-        with Progress(console=console, transient=True) as bar:
+        columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(),
+                   TimeElapsedColumn())
+        with Progress(*columns, console=console, transient=True) as bar:
+            # A pipeline without epochs (a logistic regression) fits in one call that can
+            # take minutes: the spinner and the clock show it is at work.
+            training = bar.add_task("training", total=None)
             testing = bar.add_task("classifying the test set", total=None, start=False)
 
             def progress(done: int, total: int) -> None:
-                bar.start_task(testing)
+                if not bar.tasks[testing].started:
+                    bar.update(training, total=1, completed=1, visible=False)
+                    bar.start_task(testing)
                 bar.update(testing, completed=done, total=total)
 
             result = evaluate(request, progress=progress)
