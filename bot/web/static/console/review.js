@@ -16,12 +16,11 @@
 
   function teachForm(group) {
     const ids = group.messages.map((m) => m.message_id);
-    const guess = Object.keys(group.intents).find((name) => intents.includes(name));
     const select = el("select", { class: "teach-intent", "aria-label": "Intent" },
       el("option", { value: "" }, "Teach to an intent…"),
       ...intents.map((name) => el("option", { value: name }, name)),
       el("option", { value: NEW }, "＋ New intent…"));
-    if (guess && guess !== "nlu_fallback") select.value = guess;
+    // No intent is chosen for the trainer: the model's guess, shown above, is often the mistake.
     const name = el("input", { class: "new-intent-name", placeholder: "new_intent_name", maxlength: 64, "aria-label": "New intent name" });
     const response = el("textarea", { class: "new-intent-response", rows: 2, maxlength: 4096, placeholder: "What the bot answers", "aria-label": "The bot answers" });
     const fresh = el("div", { class: "stack new-intent", hidden: true }, name, response);
