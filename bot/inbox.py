@@ -23,6 +23,8 @@ logger = logging.getLogger(__name__)
 
 # The database away, refusing, or too slow to hand out a connection: the caller answers 503.
 # (asyncio's TimeoutError is a connect timeout; SQLAlchemy's, a full connection pool.)
+# How long a receipt that matched no message waits before its second and last try.
+LATE_RECEIPT_SECONDS = 2.0
 STORAGE_ERRORS = (OperationalError, DBAPIError, OSError, ConnectionError, asyncio.TimeoutError, PoolTimeout)
 
 
@@ -46,6 +48,7 @@ class Inbox:
         self.clock = clock
         self.poll_interval = poll_interval
         self.limiter = limiter
+        self._late: set[asyncio.Task] = set()
 
     async def accept(self, messages: list[IncomingMessage], *, refuse_over_rate: bool = False) -> list[Accepted]:
         """Commit the messages; the caller acknowledges only after this returns.
@@ -77,9 +80,21 @@ class Inbox:
         return accepted
 
     async def record_statuses(self, updates: list[StatusUpdate]) -> int:
-        """Delivery and read receipts update the history; unknown ids are ignored."""
+        """Delivery and read receipts update the history. A receipt can beat the record of
+        its own send (the platform answers the send, then reports delivery at once, while
+        the outbox is still committing the message's platform id): receipts that match
+        nothing are tried once more a little later, then ignored."""
+        matched = await self._apply(updates)
+        unmatched = [u for u, hit in zip(updates, matched) if not hit]
+        if unmatched:
+            task = asyncio.create_task(self._apply_later(unmatched), name="late-receipts")
+            self._late.add(task)
+            task.add_done_callback(self._late.discard)
+        return sum(matched)
+
+    async def _apply(self, updates: list[StatusUpdate]) -> list[bool]:
         if not updates:
-            return 0
+            return []
         try:
             async with self.db.session() as session:
                 matched = [await history.apply_status(session, u) for u in updates]
@@ -87,7 +102,18 @@ class Inbox:
             raise StorageUnavailable(str(error)) from error
         if any(matched):
             await self.bus.publish(CONSOLE_TOPIC, {"type": "delivery_status", "count": sum(matched)})
-        return sum(matched)
+        return matched
+
+    async def _apply_later(self, updates: list[StatusUpdate]) -> None:
+        await asyncio.sleep(LATE_RECEIPT_SECONDS)
+        try:
+            matched = await self._apply(updates)
+        except Exception:
+            logger.warning("%d receipt(s) not recorded", len(updates), exc_info=True)
+            return
+        ignored = len(updates) - sum(matched)
+        if ignored:
+            logger.info("ignored %d receipt(s) for messages that are not ours", ignored)
 
     async def wait_processed(self, inbox_id: int, timeout: float) -> bool:
         """Wait until the worker has answered (or left for a person) this message."""

@@ -104,3 +104,26 @@ async def test_a_message_over_its_senders_rate_waits_for_its_slot(db):
     async with db.session() as session:
         deferred = await inbox.claim_next(session, later, 30)
     assert (first.platform_message_id, deferred.platform_message_id) == ("2", "1")
+
+
+async def test_a_receipt_that_beats_the_record_of_its_send_is_applied_a_moment_later(db, monkeypatch):
+    import asyncio
+
+    from bot import inbox as inbox_module
+    from bot.bus import LocalBus
+    from bot.messages import StatusUpdate
+    from bot.storage.models import Message
+    from tests.training.test_review import conversation
+
+    monkeypatch.setattr(inbox_module, "LATE_RECEIPT_SECONDS", 0.3)
+    receiver = inbox_module.Inbox(db, LocalBus())
+    receipt = StatusUpdate(channel="twitter", platform_message_id="dm-77", status="read")
+    assert await receiver.record_statuses([receipt, StatusUpdate("twitter", "not-ours", "read")]) == 0
+    # Meanwhile the outbox records the send: the platform's id and "sent".
+    async with db.session() as session:
+        (message_id,) = await conversation(session, "late", [("bot", "We open at 9.", None, None)])
+        message = await session.get(Message, message_id)
+        message.platform_message_id, message.delivery_status = "dm-77", "sent"
+    await asyncio.sleep(0.6)
+    async with db.session() as session:
+        assert (await session.get(Message, message_id, populate_existing=True)).delivery_status == "read"
