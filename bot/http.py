@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timezone
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import aiohttp
@@ -17,6 +20,25 @@ class ApiAnswer:
     status: int
     headers: Mapping[str, str]
     body: Any
+
+
+def retry_after(value: str | None, now: float) -> float | None:
+    """Seconds to wait from a Retry-After header, in either of its forms (RFC 9110 10.2.3):
+    delta-seconds ("120") or an HTTP-date ("Wed, 21 Oct 2026 07:28:00 GMT"), counted from
+    `now` (epoch seconds). None when absent or unreadable: the caller's backoff applies."""
+    if value is None or not value.strip():
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return None
+        # "-0000" dates parse without a zone; HTTP-dates are GMT anyway.
+        seconds = when.replace(tzinfo=when.tzinfo or timezone.utc).timestamp() - now
+    # "inf" or "nan" would park a send forever; a date already past means "now".
+    return max(0.0, seconds) if math.isfinite(seconds) else None
 
 
 class ApiUnreachable(Exception):

@@ -45,7 +45,8 @@ class IncomingMessage:
     attachments: tuple[Attachment, ...] = ()
     # Comments and mentions are seen by everyone; the bot answers them differently.
     is_public: bool = False
-    # Where to answer a public post (comment id, tweet id); platform specific.
+    # What a reply answers, platform specific: the public post (comment id, tweet id), or
+    # Telegram's pressed button (callback query id). The bot's replies carry it along.
     thread_id: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
 

@@ -81,28 +81,34 @@ class OutboxSender:
         else:
             try:
                 result = await channel.send(Delivery(message, item.message_id, item.idempotency_key, item.attempts,
-                                                     customer_last_message_at))
+                                                     customer_last_message_at, item.parts_sent))
             except Exception as error:  # a bug or a network error the channel did not map
                 logger.exception("sending outbox item %s through %s failed", item.id, item.channel)
                 result = SendResult.retry(repr(error))
-        await self._record(item, result)
+        await self._record(item, result, message.recipient_id)
 
-    async def _record(self, item: OutboxItem, result: SendResult) -> None:
+    async def _record(self, item: OutboxItem, result: SendResult, recipient_id: str) -> None:
         now = self.clock()
         give_up = not result.ok and (result.permanent or item.attempts >= self.settings.outbox_max_attempts)
         async with self.db.session() as session:
             if result.ok:
                 await outbox.mark_sent(session, item, result.platform_message_id, now)
+                if result.recipient_id and result.recipient_id != recipient_id:
+                    await history.link_messaging_id(session, item.conversation_id, result.recipient_id)
             elif give_up:
-                await outbox.mark_failed(session, item, result.error or "failed")
+                error = result.error or "failed"
+                if result.parts_sent:  # the agent should know the customer got the beginning
+                    error += f" (after {result.parts_sent} of the reply's parts were delivered)"
+                await outbox.mark_failed(session, item, error, result.parts_sent)
                 await history.add_event(session, item.conversation_id, "delivery_failed",
-                                        {"message_id": item.message_id, "error": result.error,
+                                        {"message_id": item.message_id, "error": error,
                                          "attempts": item.attempts}, now)
             else:
                 wait = backoff(item.attempts, self.settings.outbox_backoff_base, self.settings.outbox_backoff_max)
                 if result.retry_after is not None:
                     wait = max(wait, result.retry_after)
-                await outbox.schedule_retry(session, item, result.error or "retry", now + timedelta(seconds=wait))
+                await outbox.schedule_retry(session, item, result.error or "retry", now + timedelta(seconds=wait),
+                                            result.parts_sent)
         if not result.ok:
             logger.warning("outbox item %s via %s: %s (%s)", item.id, item.channel, result.error,
                            "given up" if give_up else "will retry")

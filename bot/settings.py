@@ -34,6 +34,27 @@ def _default_database_url() -> str:
     return f"sqlite+aiosqlite:///{PROJECT_DIR / 'var' / 'assistant.db'}"
 
 
+# The service's engine is asynchronous. Hosting providers and most docs give URLs without
+# a driver ("postgres://" is not even a dialect SQLAlchemy knows), and Alembic set-ups the
+# synchronous one: each means the same database through the async driver.
+ASYNC_DRIVERS = {
+    "postgres": "postgresql+asyncpg",
+    "postgresql": "postgresql+asyncpg",
+    "postgresql+psycopg2": "postgresql+asyncpg",
+    "sqlite": "sqlite+aiosqlite",
+    "sqlite+pysqlite": "sqlite+aiosqlite",
+}
+# And back, for the synchronous clients (Alembic, Rasa's SQLTrackerStore).
+SYNC_DRIVERS = {"postgresql+asyncpg": "postgresql+psycopg2", "sqlite+aiosqlite": "sqlite"}
+
+
+def _with_driver(url: str, drivers: Mapping[str, str]) -> str:
+    """The URL with its scheme swapped by `drivers`; only the scheme, never the password."""
+    scheme, separator, rest = url.partition("://")
+    driver = drivers.get(scheme.lower()) if separator else None
+    return f"{driver}://{rest}" if driver else url
+
+
 @dataclass(frozen=True)
 class Settings:
     # Each field maps to the upper-case environment variable of the same name.
@@ -77,6 +98,9 @@ class Settings:
     console_session_hours: float = 12.0
 
     max_body_bytes: int = 512 * 1024
+    # Platforms batch: one Meta delivery may carry up to 1,000 updates, several MB. A 413
+    # would be retried and could get the webhook disabled, so their routes allow more.
+    platform_max_body_bytes: int = 8 * 1024 * 1024
     max_text_chars: int = 4096
     rest_reply_timeout: float = 30.0
     worker_concurrency: int = 8
@@ -125,6 +149,7 @@ class Settings:
                 continue
             values[spec.name] = _convert(spec.name, spec.type, raw)
         settings = cls(**values)
+        settings = replace(settings, database_url=_with_driver(settings.database_url, ASYNC_DRIVERS))
         if settings.is_sqlite:
             settings = replace(settings, database_url=_anchored_sqlite(settings.database_url))
         if not settings.public_url:
@@ -138,7 +163,7 @@ class Settings:
     @property
     def sync_database_url(self) -> str:
         """The same database for synchronous clients (Alembic, Rasa's SQLTrackerStore)."""
-        return self.database_url.replace("+aiosqlite", "").replace("+asyncpg", "+psycopg2")
+        return _with_driver(self.database_url, SYNC_DRIVERS)
 
 
 def _anchored_sqlite(url: str) -> str:

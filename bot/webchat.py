@@ -61,7 +61,7 @@ def webchat_routes(channel: WebchatChannel, inbox: Inbox, db: Database, bus: Bus
             await ws.send_json({"type": "error", "reason": "We couldn't save your message. Please retry.",
                                 "client_id": _client_id(raw)})
             return
-        await ws.send_json({"type": "ack", "client_id": message.message_id})
+        await ws.send_json({"type": "ack", "client_id": message.metadata["client_id"]})
 
     return [web.get("/", page), web.get("/chat", page), web.get(WS_PATH, socket)]
 

@@ -10,11 +10,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot.http import ApiUnreachable, HttpClient
+from bot.http import ApiUnreachable, HttpClient, retry_after
 from channels.base import HandshakeResponse, SendResult, WebhookRejected, WebhookRequest
 
 logger = logging.getLogger(__name__)
@@ -79,10 +80,13 @@ def error_of(status: int, body: Any) -> tuple[str, bool]:
 class GraphApi:
     """POSTs to the Graph API with a bearer token; answers a SendResult."""
 
-    def __init__(self, base_url: str, access_token: str, http: HttpClient) -> None:
+    def __init__(self, base_url: str, access_token: str, http: HttpClient,
+                 clock: Callable[[], float] = time.time) -> None:
         self.base_url = base_url.rstrip("/")
         self.access_token = access_token
         self.http = http
+        # Epoch seconds: a Retry-After given as an HTTP-date is counted from it.
+        self.clock = clock
 
     async def post(self, path: str, body: Mapping[str, Any], id_field: str = "message_id") -> SendResult:
         try:
@@ -95,7 +99,7 @@ class GraphApi:
             return SendResult.sent(_found_id(answer, id_field))
         readable, transient = error_of(status, answer)
         if transient:
-            return SendResult.retry(readable, after=_retry_after(headers))
+            return SendResult.retry(readable, after=retry_after(headers.get("Retry-After"), self.clock()))
         return SendResult.failed(readable)
 
 
@@ -109,10 +113,3 @@ def _found_id(answer: Any, id_field: str) -> str | None:
     if isinstance(messages, list) and messages and isinstance(messages[0], dict) and messages[0].get("id"):
         return str(messages[0]["id"])
     return str(answer["id"]) if answer.get("id") is not None else None
-
-
-def _retry_after(headers: Mapping[str, str]) -> float | None:
-    try:
-        return max(0.0, float(headers["Retry-After"]))
-    except (KeyError, ValueError):
-        return None

@@ -1,7 +1,9 @@
 """Rasa's REST channel contract: POST {"sender", "message"} and get the replies back.
 
 Existing Rasa REST clients work unchanged. An optional "message_id" deduplicates a
-retried request: the retry gets the first request's replies, never a second answer.
+retried request: the retry gets the first request's replies, never a second answer. The
+id is the client's choice, so it is scoped to its sender: another sender's "1" is another
+message.
 """
 
 from __future__ import annotations
@@ -11,7 +13,8 @@ import uuid
 from typing import Any
 
 from bot.messages import IncomingMessage
-from channels.base import Delivery, HandshakeResponse, SendResult, WebhookRejected, WebhookRequest
+from channels.base import (Delivery, HandshakeResponse, SendResult, WebhookRejected, WebhookRequest,
+                           scoped_message_id)
 
 
 def decode_json_object(body: bytes) -> dict[str, Any]:
@@ -32,6 +35,8 @@ def decode_json_object(body: bytes) -> dict[str, Any]:
 class RestChannel:
     name = "rest"
     missing_settings: tuple[str, ...] = ()
+    # Replies leave in the response to the request that carried the message.
+    replies_in_band = True
 
     def __init__(self, max_text_chars: int = 4096) -> None:
         self.max_text_chars = max_text_chars
@@ -57,9 +62,10 @@ class RestChannel:
         if message_id is not None and not isinstance(message_id, (str, int)):
             raise WebhookRejected(400, "'message_id' must be a string")
         metadata = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}
+        sender = sender.strip()[:255]
         return [IncomingMessage(
-            channel=self.name, sender_id=sender.strip()[:255], text=text,
-            message_id=str(message_id) if message_id is not None else uuid.uuid4().hex,
+            channel=self.name, sender_id=sender, text=text,
+            message_id=scoped_message_id(sender, str(message_id)) if message_id is not None else uuid.uuid4().hex,
             metadata=metadata,
         )]
 

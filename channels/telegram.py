@@ -5,6 +5,11 @@ Telegram does not sign its webhooks; instead it sends back, in
 set-webhook` registers both). Every update has an `update_id`, the same on redelivery, so
 it is the deduplication key of whatever the update carries. Only private chats are
 customers; groups and channels the bot is added to are not served.
+
+A pressed inline button keeps spinning until the bot calls answerCallbackQuery. The
+webhook is acknowledged before any work, so the press is answered when its reply is sent:
+the callback query's id travels with the message as its `thread_id` (what the reply
+answers), and `send` answers it before the first message goes out.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from bot.bus import Bus
 from bot.http import ApiUnreachable, HttpClient
 from bot.messages import Attachment, Button, IncomingMessage, OutgoingMessage
 from bot.settings import Settings
-from channels.base import Delivery, HandshakeResponse, SendResult, WebhookRejected, WebhookRequest
+from channels.base import Delivery, HandshakeResponse, SendResult, WebhookRejected, WebhookRequest, send_parts
 from channels.rest import decode_json_object
 from channels.text import split_text
 
@@ -128,7 +133,7 @@ def _callback_query(update_id: int, query: Any) -> list[IncomingMessage]:
     return [IncomingMessage(
         channel=NAME, sender_id=str(message["chat"]["id"]), text=_button_title(message, data) or data,
         message_id=str(update_id), sender_name=name, payload=data if data.startswith("/") else None,
-        metadata=profile,
+        thread_id=str(query["id"]) if query.get("id") else None, metadata=profile,
     )]
 
 
@@ -208,13 +213,15 @@ class BotApi:
                                               json=dict(body))
         return answer.status, answer.body if not isinstance(answer.body, str) else answer.body[:200]
 
+    def readable(self, error: ApiUnreachable) -> str:
+        # The bot token is part of the URL: it must not reach logs or the console.
+        return str(error).replace(self.token, "<token>") if self.token else str(error)
+
     async def send(self, method: str, body: Mapping[str, Any]) -> SendResult:
         try:
             status, answer = await self.call(method, body)
         except ApiUnreachable as error:
-            # The bot token is part of the URL: it must not reach logs or the console.
-            reason = str(error).replace(self.token, "<token>") if self.token else str(error)
-            return SendResult.retry(f"Telegram API {reason}")
+            return SendResult.retry(f"Telegram API {self.readable(error)}")
         answer = answer if isinstance(answer, dict) else {"description": answer}
         if 200 <= status < 300 and answer.get("ok") is not False:
             result = answer.get("result") or {}
@@ -228,6 +235,17 @@ class BotApi:
             return SendResult.retry(readable, after=float(after) if isinstance(after, (int, float)) else None)
         # 403 "bot was blocked by the user", 400 "chat not found": retrying will not help.
         return SendResult.failed(readable)
+
+    async def answer_callback_query(self, callback_query_id: str) -> None:
+        """Stop the pressed button's spinner. Best effort: the reply matters, not this; a
+        query answered already (a retried or second reply) is refused by Telegram, harmlessly."""
+        try:
+            status, answer = await self.call("answerCallbackQuery", {"callback_query_id": callback_query_id})
+        except ApiUnreachable as error:
+            logger.info("telegram: callback query %s not answered: %s", callback_query_id, self.readable(error))
+            return
+        if not 200 <= status < 300:
+            logger.info("telegram: callback query %s not answered: %s %s", callback_query_id, status, answer)
 
 
 def missing_settings(settings: Settings) -> tuple[str, ...]:
@@ -258,12 +276,11 @@ class TelegramChannel:
         calls = plan(delivery.message)
         if not calls:
             return SendResult.failed("nothing Telegram can show (no text, image or buttons)")
-        result = SendResult.failed("not sent")
-        for method, body in calls:
-            result = await self.api.send(method, {"chat_id": delivery.message.recipient_id, **body})
-            if not result.ok:
-                break
-        return result
+        if delivery.message.thread_id and delivery.parts_sent == 0:
+            # The reply to a pressed button: first stop its spinner, then answer in the chat.
+            await self.api.answer_callback_query(delivery.message.thread_id)
+        chat = delivery.message.recipient_id
+        return await send_parts(delivery, calls, lambda call: self.api.send(call[0], {"chat_id": chat, **call[1]}))
 
 
 async def set_webhook(settings: Settings, public_url: str) -> dict[str, Any]:

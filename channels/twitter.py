@@ -22,10 +22,10 @@ from typing import Any
 from urllib.parse import quote
 
 from bot.bus import Bus
-from bot.http import ApiUnreachable, HttpClient
+from bot.http import ApiUnreachable, HttpClient, retry_after as retry_after_header
 from bot.messages import Attachment, IncomingMessage, OutgoingMessage, StatusUpdate
 from bot.settings import Settings
-from channels.base import Delivery, HandshakeResponse, SendResult, WebhookRejected, WebhookRequest
+from channels.base import Delivery, HandshakeResponse, SendResult, WebhookRejected, WebhookRequest, send_parts
 from channels.rest import decode_json_object
 from channels.text import split_text
 
@@ -215,13 +215,15 @@ def error_text(status: int, body: Any) -> str:
 
 
 def retry_after(headers: Mapping[str, str], now: float) -> float | None:
-    """Seconds to wait after a 429: Retry-After, else the x-rate-limit-reset epoch."""
-    for name, to_wait in (("Retry-After", lambda v: v), ("x-rate-limit-reset", lambda v: v - now)):
-        try:
-            return max(0.0, to_wait(float(headers[name])))
-        except (KeyError, ValueError):
-            continue
-    return None
+    """Seconds to wait after a 429: Retry-After (seconds or an HTTP-date), else the
+    x-rate-limit-reset epoch."""
+    found = retry_after_header(headers.get("Retry-After"), now)
+    if found is not None:
+        return found
+    try:
+        return max(0.0, float(headers["x-rate-limit-reset"]) - now)
+    except (KeyError, ValueError):
+        return None
 
 
 class TwitterChannel:
@@ -270,12 +272,7 @@ class TwitterChannel:
         if not parts:
             return SendResult.failed("nothing X can show in a DM (no text, image or buttons)")
         path = f"/2/dm_conversations/with/{quote(message.recipient_id, safe='')}/messages"
-        result = SendResult.failed("not sent")
-        for part in parts:
-            result = await self._call("POST", path, {"text": part}, "dm_event_id")
-            if not result.ok:
-                break
-        return result
+        return await send_parts(delivery, parts, lambda part: self._call("POST", path, {"text": part}, "dm_event_id"))
 
     async def _call(self, method: str, path: str, body: dict[str, Any], id_field: str) -> SendResult:
         try:

@@ -11,7 +11,8 @@ from typing import Any
 
 from bot.bus import Bus, customer_topic
 from bot.messages import IncomingMessage, utcnow
-from channels.base import Delivery, HandshakeResponse, SendResult, WebhookRejected, WebhookRequest
+from channels.base import (Delivery, HandshakeResponse, SendResult, WebhookRejected, WebhookRequest,
+                           scoped_message_id)
 
 
 class WebchatChannel:
@@ -48,7 +49,10 @@ class WebchatChannel:
         payload = frame.get("payload") if kind == "postback" else None
         if payload is not None and (not isinstance(payload, str) or not payload.startswith("/")):
             raise WebhookRejected(400, "a postback payload must be an intent ('/name')")
-        return IncomingMessage(channel=self.name, sender_id=sender_id, text=text, message_id=client_id,
+        # The widget picks client_id, so it is a message id only within its sender; the
+        # widget's own id stays in the metadata for the ack and the history.
+        return IncomingMessage(channel=self.name, sender_id=sender_id, text=text,
+                               message_id=scoped_message_id(sender_id, client_id),
                                payload=payload, metadata={"client_id": client_id})
 
     async def send(self, delivery: Delivery) -> SendResult:

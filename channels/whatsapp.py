@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -22,7 +22,7 @@ from bot.http import HttpClient
 from bot.messages import Attachment, Button, IncomingMessage, OutgoingMessage, StatusUpdate, utcnow
 from bot.settings import Settings
 from channels import meta
-from channels.base import Delivery, HandshakeResponse, SendResult, WebhookRequest
+from channels.base import Delivery, HandshakeResponse, SendResult, WebhookRequest, send_parts
 from channels.rest import decode_json_object
 from channels.text import split_text
 
@@ -265,14 +265,10 @@ class WhatsAppChannel:
         bodies = plan(message)
         if not bodies:
             return SendResult.failed("nothing WhatsApp can show (no text, image or buttons)")
-        result = SendResult.failed("not sent")
-        for body in bodies:
-            result = await self.graph.post(f"{self.phone_number_id}/messages", {
-                "messaging_product": "whatsapp", "recipient_type": "individual", "to": message.recipient_id, **body})
-            if not result.ok:
-                break
+        result = await send_parts(delivery, bodies, lambda body: self.graph.post(f"{self.phone_number_id}/messages", {
+            "messaging_product": "whatsapp", "recipient_type": "individual", "to": message.recipient_id, **body}))
         if not result.ok and result.error and f"(code {REENGAGEMENT_CODE}" in result.error:
-            return SendResult.failed(f"{WINDOW_CLOSED} ({result.error})")
+            return replace(result, error=f"{WINDOW_CLOSED} ({result.error})", permanent=True, retry_after=None)
         return result
 
 

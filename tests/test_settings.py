@@ -75,3 +75,59 @@ def test_env_example_documents_every_setting():
     documented = {line.split("=")[0] for line in (PROJECT_DIR / ".env.example").read_text().splitlines()
                   if re.match(r"^[A-Z_]+=", line)}
     assert documented == {f.name.upper() for f in fields(Settings)}
+
+
+@pytest.mark.parametrize("given, database_url, sync_url", [
+    ("postgres://app:secret@db.internal:5433/assistant",
+     "postgresql+asyncpg://app:secret@db.internal:5433/assistant",
+     "postgresql+psycopg2://app:secret@db.internal:5433/assistant"),
+    ("postgresql://app:secret@db.internal/assistant?ssl=require",
+     "postgresql+asyncpg://app:secret@db.internal/assistant?ssl=require",
+     "postgresql+psycopg2://app:secret@db.internal/assistant?ssl=require"),
+    ("PostgreSQL://app@db.internal/assistant", "postgresql+asyncpg://app@db.internal/assistant",
+     "postgresql+psycopg2://app@db.internal/assistant"),
+    ("postgresql+psycopg2://app@db.internal/assistant", "postgresql+asyncpg://app@db.internal/assistant",
+     "postgresql+psycopg2://app@db.internal/assistant"),
+    ("postgresql+asyncpg://app@db.internal/assistant", "postgresql+asyncpg://app@db.internal/assistant",
+     "postgresql+psycopg2://app@db.internal/assistant"),
+    # Only the scheme changes: a password that looks like a driver is left alone.
+    ("postgresql://app:x+asyncpg@db.internal/assistant", "postgresql+asyncpg://app:x+asyncpg@db.internal/assistant",
+     "postgresql+psycopg2://app:x+asyncpg@db.internal/assistant"),
+    ("sqlite:////tmp/x.db", "sqlite+aiosqlite:////tmp/x.db", "sqlite:////tmp/x.db"),
+    ("sqlite:///var/x.db", f"sqlite+aiosqlite:///{PROJECT_DIR / 'var' / 'x.db'}",
+     f"sqlite:///{PROJECT_DIR / 'var' / 'x.db'}"),
+])
+def test_a_database_url_without_the_async_driver_gets_it(given, database_url, sync_url):
+    settings = Settings.from_mapping({"DATABASE_URL": given})
+    assert (settings.database_url, settings.sync_database_url) == (database_url, sync_url)
+
+
+def test_the_tracker_store_reads_a_driverless_postgres_url():
+    settings = Settings.from_mapping({"DATABASE_URL": "postgres://app:secret@db.internal:5433/assistant"})
+    variables = endpoint_variables(settings)
+    assert (variables["TRACKER_DIALECT"], variables["TRACKER_HOST"], variables["TRACKER_DB"]) == (
+        "postgresql", "db.internal", "assistant")
+
+
+async def test_a_driverless_url_opens_the_database_through_both_engines(database_url):
+    """What start-up does with the URL: the async engine for the service, the sync one for
+    Alembic and Rasa's tracker store. Both connect, given the URL as a host would give it."""
+    from sqlalchemy import create_engine, text
+
+    from bot.storage.database import Database
+
+    scheme, _, rest = database_url.partition("://")
+    driverless = f"{'sqlite' if scheme.startswith('sqlite') else 'postgres'}://{rest}"
+    settings = Settings.from_mapping({"DATABASE_URL": driverless})
+    db = Database(settings.database_url)
+    try:
+        async with db.session() as session:
+            assert (await session.execute(text("SELECT 1"))).scalar() == 1
+    finally:
+        await db.close()
+    engine = create_engine(settings.sync_database_url)
+    try:
+        with engine.connect() as connection:
+            assert connection.execute(text("SELECT 1")).scalar() == 1
+    finally:
+        engine.dispose()

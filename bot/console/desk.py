@@ -8,8 +8,8 @@ chat, OUTBOX_TOPIC for the sender. The HTTP layer (bot/console/api.py) only tran
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from typing import Any
 
 from bot.bus import CONSOLE_TOPIC, OUTBOX_TOPIC, Bus, customer_topic
@@ -25,6 +25,10 @@ from bot.training.review import flag_message
 
 SATISFACTION_QUESTION = "Thanks for talking with us! How happy are you with the help you got? (1 = not at all, 5 = very)"
 SATISFACTION_BUTTONS = tuple(Button(title=str(score), payload=f'/rate{{"score": {score}}}') for score in range(1, 6))
+# Where a public comment allows exactly one private reply to itself, within 7 days, and only
+# the customer's private answer opens a conversation (Meta's rules for pages and Instagram).
+PRIVATE_REPLY_CHANNELS = frozenset({"facebook", "instagram"})
+PRIVATE_REPLY_WINDOW = timedelta(days=7)
 
 
 class DeskError(Exception):
@@ -74,10 +78,16 @@ class Desk:
             customer = await session.get(Customer, conversation.customer_id)
             # In private, also for a conversation that began with a public post: people
             # settle things out of the public eye.
-            outgoing = OutgoingMessage(channel=conversation.channel, recipient_id=customer.external_id, text=text,
-                                       author="agent", agent_name=agent)
+            outgoing = OutgoingMessage(channel=conversation.channel, recipient_id=history.private_address(customer),
+                                       text=text, author="agent", agent_name=agent)
+            refused = None
+            if conversation.is_public and conversation.channel in PRIVATE_REPLY_CHANNELS:
+                outgoing, refused = await self._to_commenter(session, conversation, outgoing, now)
             message = await history.record_outgoing(session, conversation, None, outgoing, now)
-            await outbox.enqueue(session, message, outgoing, now)
+            if refused is None:
+                await outbox.enqueue(session, message, outgoing, now)
+            else:
+                await history.mark_undeliverable(session, message, refused, now)
             message_id = message.id
         await self.bus.publish(OUTBOX_TOPIC, {"conversation_id": conversation_id})
         await self.bus.publish(CONSOLE_TOPIC, {"type": "reply", "conversation_id": conversation_id})
@@ -119,7 +129,7 @@ class Desk:
                 raise DeskError(str(error)) from error
             customer = await session.get(Customer, conversation.customer_id)
             if ask_satisfaction:
-                question = OutgoingMessage(channel=conversation.channel, recipient_id=customer.external_id,
+                question = OutgoingMessage(channel=conversation.channel, recipient_id=history.private_address(customer),
                                            text=SATISFACTION_QUESTION, buttons=SATISFACTION_BUTTONS, author="bot")
                 message = await history.record_outgoing(session, conversation, None, question, now)
                 await outbox.enqueue(session, message, question, now)
@@ -153,6 +163,33 @@ class Desk:
             raise DeskError(str(error), 404) from error
         await self.bus.publish(CONSOLE_TOPIC, {"type": "flagged_for_training", "conversation_id": conversation_id})
         return flagged
+
+    async def _to_commenter(self, session, conversation: Conversation, outgoing: OutgoingMessage,
+                            now: datetime) -> tuple[OutgoingMessage, str | None]:
+        """An agent's reply to someone who commented in public, and why it cannot go, if so.
+
+        The customer's latest comment, when it has not had its one private reply and is at
+        most 7 days old, gets the reply as that private reply; otherwise a customer who has
+        written privately gets a message (the channel keeps Meta's 24-hour and 7-day
+        windows); and one who has only commented cannot be reached until they write.
+        """
+        last = await history.last_from_customer(session, conversation.id)
+        data = (last.data or {}) if last is not None else {}
+        comment = str(data["thread_id"]) if data.get("is_public") and data.get("thread_id") else None
+        used = await outbox.private_replies(session, conversation.id) if comment else set()
+        if comment and comment not in used and now - last.created_at <= PRIVATE_REPLY_WINDOW:
+            return replace(outgoing, thread_id=comment, custom={
+                "private_reply": True, "comment_at": last.created_at.isoformat()}), None
+        if conversation.last_customer_message_at is not None:
+            return outgoing, None
+        if comment in used:
+            return outgoing, ("not sent: Meta allows one private reply to a public comment, and this comment has "
+                              "had it; the customer can be written to again once they answer it in private "
+                              "or comment again")
+        if comment:
+            return outgoing, ("not sent: the customer's comment is more than 7 days old, when Meta no longer "
+                              "allows a private reply, and they have not written in private")
+        return outgoing, "not sent: the customer has not written in private, and there is no comment to answer"
 
     async def _owned(self, session, conversation_id: int, agent: str, allow_queued: bool = False) -> Conversation:
         try:

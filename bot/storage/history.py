@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.messages import IncomingMessage, OutgoingMessage, StatusUpdate
@@ -18,15 +18,41 @@ OPEN_STATUSES = ("bot", "queued", "assigned")
 
 async def customer_for(session: AsyncSession, channel: str, external_id: str, name: str | None,
                        now: datetime) -> Customer:
-    await session.execute(insert_ignoring_conflicts(session, Customer.__table__, [
-        {"channel": channel, "external_id": external_id, "display_name": name, "created_at": now}
-    ]))
-    customer = (await session.execute(
-        select(Customer).where(Customer.channel == channel, Customer.external_id == external_id)
-    )).scalar_one()
+    """The customer writing as `external_id`, made at the first contact. A commenter who
+    answers a private reply writes from another id (`link_messaging_id`) and is found by it."""
+    customer = await _customer_writing_as(session, channel, external_id)
+    if customer is None:
+        await session.execute(insert_ignoring_conflicts(session, Customer.__table__, [
+            {"channel": channel, "external_id": external_id, "display_name": name, "created_at": now}
+        ]))
+        customer = await _customer_writing_as(session, channel, external_id)
     if name and customer.display_name != name:
         customer.display_name = name
     return customer
+
+
+async def _customer_writing_as(session: AsyncSession, channel: str, sender_id: str) -> Customer | None:
+    # Two indexed look-ups in one statement (an OR of the two columns would scan the channel).
+    linked = (select(Customer.id).where(Customer.channel == channel, Customer.messaging_id == sender_id)
+              .order_by(Customer.id.desc()).limit(1).scalar_subquery())
+    own = select(Customer.id).where(Customer.channel == channel, Customer.external_id == sender_id).scalar_subquery()
+    return (await session.execute(select(Customer).where(Customer.id == func.coalesce(linked, own))
+                                  )).scalar_one_or_none()
+
+
+async def link_messaging_id(session: AsyncSession, conversation_id: int, messaging_id: str) -> None:
+    """The platform delivered a private reply to `messaging_id` (Meta's PSID of a commenter):
+    the customer's private answer comes from there, and lands in their conversation."""
+    customer_id = select(Conversation.customer_id).where(Conversation.id == conversation_id).scalar_subquery()
+    await session.execute(
+        update(Customer).where(Customer.id == customer_id, Customer.external_id != messaging_id)
+        .values(messaging_id=messaging_id).execution_options(synchronize_session=False)
+    )
+
+
+def private_address(customer: Customer) -> str:
+    """Where a private message to the customer goes: the id they write privately from."""
+    return customer.messaging_id or customer.external_id
 
 
 async def open_conversation(session: AsyncSession, customer: Customer, channel: str,
@@ -75,7 +101,10 @@ async def record_incoming(session: AsyncSession, conversation: Conversation, inb
     )
     session.add(message)
     conversation.last_message_at = now
-    conversation.last_customer_message_at = now
+    if not incoming.is_public:
+        # Only a private message opens the platforms' messaging windows: a public comment
+        # allows one private reply to itself (Meta), not a conversation.
+        conversation.last_customer_message_at = now
     conversation.updated_at = now
     if incoming.is_public:
         conversation.is_public = True
@@ -98,6 +127,21 @@ async def record_outgoing(session: AsyncSession, conversation: Conversation, inb
     conversation.updated_at = now
     await session.flush()
     return message
+
+
+async def last_from_customer(session: AsyncSession, conversation_id: int) -> Message | None:
+    return (await session.execute(
+        select(Message).where(Message.conversation_id == conversation_id, Message.direction == "in")
+        .order_by(Message.id.desc()).limit(1)
+    )).scalar_one_or_none()
+
+
+async def mark_undeliverable(session: AsyncSession, message: Message, error: str, now: datetime) -> None:
+    """A reply that cannot go out at all, recorded the way the outbox records a send refused
+    for good: the agent sees it failed, and why."""
+    message.delivery_status, message.error = "failed", error
+    await add_event(session, message.conversation_id, "delivery_failed",
+                    {"message_id": message.id, "error": error, "attempts": 0}, now)
 
 
 async def add_event(session: AsyncSession, conversation_id: int, kind: str, data: dict[str, Any],

@@ -55,7 +55,11 @@ class Customer(Base):
     external_id = Column(String(255), nullable=False)
     display_name = Column(String(255))
     created_at = Column(UtcDateTime, nullable=False)
-    __table_args__ = (UniqueConstraint("channel", "external_id", name="uq_customer_channel_id"),)
+    # Where the customer writes privately from, when not `external_id`: Meta's PSID of a
+    # commenter, learnt from the answer to the private reply to their comment.
+    messaging_id = Column(String(255))
+    __table_args__ = (UniqueConstraint("channel", "external_id", name="uq_customer_channel_id"),
+                      Index("ix_customers_messaging_id", "channel", "messaging_id"))
 
 
 class Conversation(Base):
@@ -155,6 +159,8 @@ class OutboxItem(Base):
     error = Column(Text)
     created_at = Column(UtcDateTime, nullable=False)
     sent_at = Column(UtcDateTime)
+    # Parts of a reply sent in several calls that are delivered: a retry resumes after them.
+    parts_sent = Column(Integer, nullable=False, default=0, server_default="0")
     __table_args__ = (
         Index("ix_outbox_status", "status", "next_attempt_at"),
         Index("ix_outbox_conversation", "conversation_id", "id"),

@@ -14,6 +14,10 @@ from bot.storage.dialect import lock_skipping
 from bot.storage.models import Message, OutboxItem
 
 
+# Made once: building an alias copies every column of the table (see storage/inbox.py).
+_EARLIER = aliased(OutboxItem)
+
+
 async def enqueue(session: AsyncSession, message: Message, outgoing: OutgoingMessage, now: datetime) -> OutboxItem:
     item = OutboxItem(
         message_id=message.id,
@@ -38,7 +42,7 @@ async def claim_due(session: AsyncSession, now: datetime, lease_seconds: float, 
     A conversation's replies leave in the order they were written: a later reply waits
     while an earlier one is still being retried.
     """
-    earlier = aliased(OutboxItem)
+    earlier = _EARLIER
     claimable = or_(
         and_(OutboxItem.status == "pending", OutboxItem.next_attempt_at <= now),
         and_(OutboxItem.status == "sending", OutboxItem.lease_until < now),
@@ -83,18 +87,22 @@ async def mark_sent(session: AsyncSession, item: OutboxItem, platform_message_id
     )
 
 
-async def schedule_retry(session: AsyncSession, item: OutboxItem, error: str, at: datetime) -> None:
+async def schedule_retry(session: AsyncSession, item: OutboxItem, error: str, at: datetime,
+                         parts_sent: int | None = None) -> None:
+    """Try again at `at`; `parts_sent` keeps how far a reply of several parts got, so the
+    next attempt resumes after the delivered parts."""
     await session.execute(
         update(OutboxItem).where(OutboxItem.id == item.id)
-        .values(status="pending", next_attempt_at=at, lease_until=None, error=error)
+        .values(status="pending", next_attempt_at=at, lease_until=None, error=error,
+                **_progress(item, parts_sent))
     )
     await session.execute(update(Message).where(Message.id == item.message_id).values(error=error))
 
 
-async def mark_failed(session: AsyncSession, item: OutboxItem, error: str) -> None:
+async def mark_failed(session: AsyncSession, item: OutboxItem, error: str, parts_sent: int | None = None) -> None:
     await session.execute(
         update(OutboxItem).where(OutboxItem.id == item.id)
-        .values(status="failed", lease_until=None, error=error)
+        .values(status="failed", lease_until=None, error=error, **_progress(item, parts_sent))
     )
     await session.execute(
         update(Message).where(Message.id == item.message_id).values(delivery_status="failed", error=error)
@@ -116,3 +124,19 @@ async def customer_last_seen(session: AsyncSession, conversation_ids: set[int]) 
         select(Conversation.id, Conversation.last_customer_message_at).where(Conversation.id.in_(conversation_ids))
     )
     return dict(rows.all())
+
+
+def _progress(item: OutboxItem, parts_sent: int | None) -> dict[str, int]:
+    # Progress only moves forward: a channel that does not count parts answers None.
+    return {"parts_sent": parts_sent} if parts_sent is not None and parts_sent > item.parts_sent else {}
+
+
+async def private_replies(session: AsyncSession, conversation_id: int) -> set[str]:
+    """The comments of a conversation that have their one private reply: sent, or on its
+    way (a failed one was refused, so it did not use it)."""
+    rows = await session.execute(
+        select(OutboxItem.payload).where(OutboxItem.conversation_id == conversation_id,
+                                         OutboxItem.status != "failed")
+    )
+    return {str(payload["thread_id"]) for payload in rows.scalars()
+            if (payload.get("custom") or {}).get("private_reply") and payload.get("thread_id")}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import MutableMapping
 from pathlib import Path
 from typing import Any
 
@@ -31,8 +32,18 @@ def render(templates: Environment, name: str, **context: Any) -> web.Response:
 
 @web.middleware
 async def security_headers(request: web.Request, handler) -> web.StreamResponse:
-    response = await handler(request)
-    response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("Referrer-Policy", "same-origin")
+    try:
+        response = await handler(request)
+    except web.HTTPException as raised:
+        # Redirects to the login page, 403s and 404s are raised, not returned; they are
+        # pages too, and leave with the same headers.
+        _secure(raised.headers)
+        raise
+    _secure(response.headers)
     return response
+
+
+def _secure(headers: MutableMapping[str, str]) -> None:
+    headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("Referrer-Policy", "same-origin")

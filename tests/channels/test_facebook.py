@@ -10,6 +10,7 @@ import asyncio
 import dataclasses
 import json
 import random
+import re
 import threading
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -31,8 +32,10 @@ from channels import facebook
 from channels.base import Delivery, WebhookRejected, WebhookRequest
 from channels.meta import signature
 from channels.meta_messaging import MetaChannel, Platform
-from tests.support.client import cli_json, responses
+from tests.support.client import cli, cli_json, responses
 from tests.support.fake_platform import FakePlatform, Recorded, Scripted
+
+PLATFORM_MAX_BODY = Settings().platform_max_body_bytes
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 APP_SECRET = "test-meta-app-secret"
@@ -146,6 +149,11 @@ def sent_to(graph_api: FakePlatform, recipient: dict) -> list[Recorded]:
     return [r for r in graph_api.received("/me/messages") if r.json["recipient"] == recipient]
 
 
+def psid_of(mid: str) -> str:
+    """The PSID the fake Graph API answered with the private reply it gave `mid`."""
+    return f"psid-{mid.removeprefix('m_')}"
+
+
 def opening_hours_in(text: str) -> bool:
     return any(variation and variation in text for variation in responses()["utter_opening_hours"])
 
@@ -232,7 +240,7 @@ def test_the_signature_is_checked_before_the_body_is_decoded():
 
 async def test_forged_or_unsigned_webhooks_store_nothing_and_a_signed_one_is_stored(db):
     app = web.Application()
-    app.router.add_routes(channel_routes(channel_for(facebook.PLATFORM), Inbox(db, LocalBus())))
+    app.router.add_routes(channel_routes(channel_for(facebook.PLATFORM), Inbox(db, LocalBus()), PLATFORM_MAX_BODY))
     body = (FIXTURES / "facebook" / "batch.json").read_bytes()
     async with TestClient(TestServer(app)) as client:
         for headers in ({"Content-Type": "application/json"}, signed(body, secret="not-the-app-secret")):
@@ -368,12 +376,59 @@ async def test_the_private_reply_to_a_comment_is_one_message_to_the_comment(grap
     assert result.ok
 
 
-async def test_a_private_reply_after_7_days_is_not_sent(graph_api, http):
+async def test_a_private_reply_to_a_comment_older_than_7_days_is_not_sent(graph_api, http):
     comment = f"122154861349107313_{new_id()}"
     result = await channel_for(facebook.PLATFORM, graph_api.url, http).send(delivery(
-        "facebook", last_seen=timedelta(days=8), recipient_id=new_id(), text="Details.",
-        custom={"private_reply": True}, thread_id=comment))
+        "facebook", last_seen=timedelta(minutes=5), recipient_id=new_id(), text="Details.", thread_id=comment,
+        custom={"private_reply": True, "comment_at": (NOW - timedelta(days=7, minutes=1)).isoformat()}))
     assert result.permanent and "7 days" in result.error and sent_to(graph_api, {"comment_id": comment}) == []
+
+
+async def test_the_private_reply_window_runs_from_the_comment_not_the_last_message(graph_api, http):
+    comment = f"122154861349107313_{new_id()}"
+    result = await channel_for(facebook.PLATFORM, graph_api.url, http).send(delivery(
+        "facebook", last_seen=timedelta(days=30), recipient_id=new_id(), text="Details.", thread_id=comment,
+        custom={"private_reply": True, "comment_at": (NOW - timedelta(days=6)).isoformat()}))
+    assert result.ok and len(sent_to(graph_api, {"comment_id": comment})) == 1
+
+
+async def test_the_private_reply_names_the_psid_the_customer_will_answer_from(graph_api, http):
+    comment = f"122154861349107313_{new_id()}"
+    user = new_id()
+    result = await channel_for(facebook.PLATFORM, graph_api.url, http).send(delivery(
+        "facebook", recipient_id=user, text="Details.", custom={"private_reply": True}, thread_id=comment))
+    (request,) = sent_to(graph_api, {"comment_id": comment})
+    mid = graph_api.answers.id_for(request)
+    assert result.ok and result.platform_message_id == mid and result.recipient_id == psid_of(mid) != user
+
+
+async def test_a_private_reply_refused_for_now_is_retried_after_retry_after(graph_api, http):
+    comment = f"122154861349107313_{new_id()}"
+    graph_api.script("/me/messages", Scripted(429, {"error": {
+        "message": "(#613) Calls to this api have exceeded the rate limit.", "type": "OAuthException", "code": 613}},
+        headers={"Retry-After": "11"}))
+    result = await channel_for(facebook.PLATFORM, graph_api.url, http).send(delivery(
+        "facebook", recipient_id=new_id(), text="Details.", custom={"private_reply": True}, thread_id=comment))
+    assert not result.ok and not result.permanent and result.retry_after == 11 and "code 613" in result.error
+
+
+def long_text(sentences: int = 100) -> str:
+    return " ".join(f"Sentence number {i} is about our returns policy." for i in range(sentences))
+
+
+async def test_a_retried_long_reply_starts_after_the_parts_already_delivered(graph_api, http):
+    psid = new_id()
+    channel = channel_for(facebook.PLATFORM, graph_api.url, http)
+    graph_api.script("/me/messages", Scripted(200, {"recipient_id": psid, "message_id": f"m_{new_id()}"}),
+                     Scripted(500, {"error": {"message": "An unexpected error has occurred.", "code": 2,
+                                              "is_transient": True}}))
+    first = await channel.send(delivery("facebook", recipient_id=psid, text=long_text()))
+    assert not first.ok and not first.permanent and first.parts_sent == 1
+    again = await channel.send(dataclasses.replace(delivery("facebook", recipient_id=psid, text=long_text()),
+                                                   parts_sent=first.parts_sent))
+    parts = [r.json["message"]["text"] for r in sent_to(graph_api, {"id": psid})]
+    assert again.ok and again.parts_sent == 3 and len(parts) == 4
+    assert parts[1] == parts[2] and " ".join(parts[:1] + parts[2:]) == long_text()
 
 
 async def test_hiding_an_abusive_comment_sets_is_hidden(graph_api, http):
@@ -566,3 +621,143 @@ async def test_a_complaint_comment_gets_empathy_in_public_and_is_queued(service,
     waiting = queue[f"Customer {user}"]  # the queue shows the name the comment came with
     assert waiting["status"] == "queued" and waiting["public"] and waiting["priority"] >= 100
     assert waiting["channel"] == "facebook"
+
+
+# -- 5. an agent answering through the running service -----------------------------------------
+
+COMPLAINT = "this is the worst service ever, my parcel arrived broken and nobody answers"
+
+
+@pytest.fixture(scope="module")
+def agent_password(service) -> str:
+    """An agent account, made the way an admin makes one: with the CLI."""
+    result = cli(service.env["DATABASE_URL"], "users", "add", "sam", "--role", "agent")
+    assert result.returncode == 0, result.stderr
+    return re.search(r"with password: (\S+)", result.stdout).group(1)
+
+
+class Console:
+    """The agent console's JSON API, as the console page calls it (session cookie + CSRF)."""
+
+    def __init__(self, service, http: aiohttp.ClientSession, csrf: str) -> None:
+        self.url, self.http, self.csrf = f"{service.url}/console/api", http, csrf
+
+    async def get(self, path: str) -> dict:
+        async with self.http.get(f"{self.url}{path}") as response:
+            assert response.status == 200, await response.text()
+            return await response.json()
+
+    async def post(self, path: str, body: dict | None = None) -> dict:
+        async with self.http.post(f"{self.url}{path}", json=body or {},
+                                  headers={"X-CSRF-Token": self.csrf}) as response:
+            assert response.status == 200, await response.text()
+            return await response.json()
+
+    async def waiting(self, customer: str, timeout: float = 60) -> int:
+        """The id of the customer's conversation once it waits in the queue."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            rows = (await self.get("/queue"))["waiting"]
+            if found := next((row["id"] for row in rows if row["customer"] == customer), None):
+                return found
+            assert asyncio.get_running_loop().time() < deadline, f"{customer} is not in the queue"
+            await asyncio.sleep(0.3)
+
+    async def message(self, conversation: int, condition, timeout: float = 60) -> dict:
+        """The conversation's first message that meets `condition`, once there is one."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            messages = (await self.get(f"/conversations/{conversation}"))["messages"]
+            if found := next((m for m in messages if condition(m)), None):
+                return found
+            assert asyncio.get_running_loop().time() < deadline, f"no such message in {messages}"
+            await asyncio.sleep(0.3)
+
+    async def settled(self, conversation: int, timeout: float = 60) -> None:
+        """Once every reply recorded in the conversation has been sent."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while any(m["direction"] == "out" and m["delivery_status"] != "sent"
+                  for m in (await self.get(f"/conversations/{conversation}"))["messages"]):
+            assert asyncio.get_running_loop().time() < deadline, "replies still unsent"
+            await asyncio.sleep(0.3)
+
+    async def reply(self, conversation: int, text: str) -> int:
+        return (await self.post(f"/conversations/{conversation}/reply", {"text": text}))["message_id"]
+
+
+@pytest.fixture
+async def console(service, agent_password):
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+        async with http.get(f"{service.url}/console/login") as response:
+            csrf = re.search(r'name="csrf_token" value="([^"]+)"', await response.text()).group(1)
+        async with http.post(f"{service.url}/console/login", allow_redirects=False,
+                             data={"csrf_token": csrf, "name": "sam", "password": agent_password}) as response:
+            assert response.status == 303, await response.text()
+        async with http.get(f"{service.url}/console/") as response:
+            csrf = re.search(r'name="csrf-token" content="([^"]+)"', await response.text()).group(1)
+        yield Console(service, http, csrf)
+
+
+@pytest.mark.slow
+async def test_an_agents_answer_to_a_public_complaint_is_the_private_reply_to_the_comment(service, graph_api,
+                                                                                          console):
+    user = new_id()
+    first, second = f"122154861349107313_{new_id()}", f"122154861349107313_{new_id()}"
+    assert (await deliver(service, comment_body(user, first, COMPLAINT)))["accepted"] == 1
+    await wait_for_sends(graph_api, to({"comment_id": first}))  # the bot's private reply: that comment had its one
+    conversation = await console.waiting(f"Customer {user}")
+    assert (await deliver(service, comment_body(user, second, "still waiting for an answer about my parcel")))[
+        "accepted"] == 1
+    await console.message(conversation, lambda m: m["direction"] == "in" and m["text"].startswith("still waiting"))
+    await console.post(f"/conversations/{conversation}/claim")
+
+    answer = "Hi, I'm Sam from Northwind. I'm sorry about the parcel: could you send me your order number?"
+    sent_id = await console.reply(conversation, answer)
+    (private,) = await wait_for_sends(graph_api, to({"comment_id": second}))
+    assert private.json == {"recipient": {"comment_id": second}, "message": {"text": answer}}
+    assert sent_to(graph_api, {"id": user}) == []  # never a message to the id the comments came from
+    await console.message(conversation, lambda m: m["id"] == sent_id and m["delivery_status"] == "sent")
+
+    # The comment has had its private reply and the customer has not written privately
+    # (a comment opens no 24-hour window): the next reply cannot go, and the agent sees why.
+    refused_id = await console.reply(conversation, "Are you still there?")
+    refused = await console.message(conversation, lambda m: m["id"] == refused_id)
+    assert refused["delivery_status"] == "failed" and "one private reply" in refused["error"]
+
+    # The customer answers in Messenger, from the PSID Meta named for the private reply:
+    # it lands in the agent's conversation, and the agent's answer is an ordinary message.
+    psid = psid_of(graph_api.answers.id_for(private))
+    assert (await deliver(service, messenger_body((psid, f"m_{new_id()}", "it's order 482913"))))["accepted"] == 1
+    await console.message(conversation, lambda m: m["direction"] == "in" and m["text"] == "it's order 482913")
+    await console.reply(conversation, "Thank you! A new parcel leaves today.")
+    (dm,) = await wait_for_sends(graph_api, to({"id": psid}))
+    assert dm.json == {"recipient": {"id": psid}, "messaging_type": "RESPONSE",
+                       "message": {"text": "Thank you! A new parcel leaves today."}}
+    await asyncio.sleep(1)
+    assert len(sent_to(graph_api, {"id": psid})) == 1  # the bot stayed silent: a person has the conversation
+    assert len(sent_to(graph_api, {"comment_id": second})) == 1
+
+
+@pytest.mark.slow
+async def test_a_long_reply_whose_second_part_fails_once_reaches_the_customer_once_in_order(service, graph_api,
+                                                                                           console):
+    psid = new_id()
+    assert (await deliver(service, messenger_body((psid, f"m_{new_id()}", "I want to talk to a human"))))[
+        "accepted"] == 1
+    conversation = await console.waiting(psid)
+    await console.settled(conversation)  # the bot's word that a person will answer has gone
+    await console.post(f"/conversations/{conversation}/claim")
+    before = len(sent_to(graph_api, {"id": psid}))
+
+    graph_api.script("/me/messages", Scripted(200, {"recipient_id": psid, "message_id": f"m_{new_id()}"}),
+                     Scripted(500, {"error": {"message": "An unexpected error has occurred. Please retry your "
+                                                         "request later.", "type": "OAuthException", "code": 2,
+                                              "is_transient": True}}))
+    text = long_text(60)  # about 2,900 characters: two messages on Messenger
+    reply_id = await console.reply(conversation, text)
+    await console.message(conversation, lambda m: m["id"] == reply_id and m["delivery_status"] == "sent")
+    await asyncio.sleep(1)
+    calls = [r.json["message"]["text"] for r in sent_to(graph_api, {"id": psid})[before:]]
+    assert len(calls) == 3 and calls[1] == calls[2]  # the second part, refused once, then delivered
+    delivered = [calls[0], calls[2]]
+    assert all(len(part) <= 2000 for part in delivered) and " ".join(delivered) == text

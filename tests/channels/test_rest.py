@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from channels.base import WebhookRejected, WebhookRequest
+from channels.base import PLATFORM_ID_MAX, WebhookRejected, WebhookRequest
 from channels.rest import RestChannel
 
 
@@ -16,7 +16,31 @@ def parse(body: bytes):
 
 def test_a_rasa_rest_message_is_parsed():
     (message,) = parse(json.dumps({"sender": "alice", "message": "hi", "message_id": "m1"}).encode())
-    assert (message.channel, message.sender_id, message.text, message.message_id) == ("rest", "alice", "hi", "m1")
+    assert (message.channel, message.sender_id, message.text, message.message_id) == ("rest", "alice", "hi",
+                                                                                      "alice:m1")
+
+
+def message_id(sender: str, client_id) -> str:
+    return parse(json.dumps({"sender": sender, "message": "hi", "message_id": client_id}).encode())[0].message_id
+
+
+def test_a_client_message_id_is_scoped_to_its_sender():
+    # The inbox's key is (channel, message id): unscoped, bob's "1" would be alice's "1".
+    assert message_id("alice", "1") == message_id("alice", "1") == message_id("alice", 1)
+    assert message_id("alice", "1") != message_id("bob", "1")
+
+
+def test_senders_with_colons_cannot_be_confused_with_ids_with_colons():
+    assert message_id("a:b", "c") != message_id("a", "b:c")
+    assert message_id("a%3Ab", "c") != message_id("a:b", "c")
+
+
+def test_a_scoped_id_too_long_for_the_column_is_hashed_and_still_scoped():
+    long_id = "x" * 300
+    first, again, other = message_id("alice", long_id), message_id("alice", long_id), message_id("bob", long_id)
+    assert first == again != other
+    assert all(len(i) <= PLATFORM_ID_MAX for i in (first, other))
+    assert message_id("alice", "x" * (PLATFORM_ID_MAX - len("alice:"))) == "alice:" + "x" * 249
 
 
 def test_without_a_message_id_each_request_is_new():

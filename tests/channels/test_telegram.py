@@ -4,6 +4,7 @@ API, `python -m bot telegram set-webhook`, and the running service end to end.""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import itertools
 import json
 import os
@@ -29,6 +30,8 @@ from channels.telegram import ALLOWED_UPDATES, TelegramChannel, plan
 from tests.support.client import cli_json, responses
 from tests.support.fake_platform import FakePlatform, Recorded, Scripted
 from tests.support.payloads import expected, fixture_names, normalised, payload
+
+PLATFORM_MAX_BODY = Settings().platform_max_body_bytes
 
 TOKEN = "7088421967:AAH3kq-test-bot-token_0123456789abcd"
 SECRET = "test-secret_token-42"
@@ -103,7 +106,7 @@ def test_there_is_no_handshake_and_the_settings_are_named_when_missing():
 
 async def test_a_wrong_secret_stores_nothing_and_the_right_one_stores_the_update_once(db):
     app = web.Application()
-    app.router.add_routes(channel_routes(channel_for(), Inbox(db, LocalBus())))
+    app.router.add_routes(channel_routes(channel_for(), Inbox(db, LocalBus()), PLATFORM_MAX_BODY))
     body = payload("telegram", "text")
     async with TestClient(TestServer(app)) as client:
         for headers in ({"Content-Type": "application/json"}, with_secret("guess")):
@@ -161,6 +164,7 @@ class BotApi:
         self._lock = threading.Lock()
         self._ids = itertools.count(500)
         self.issued: list[tuple[str, int]] = []  # (chat_id, message_id)
+        self.answered: set[str] = set()  # callback query ids
 
     def __call__(self, recorded: Recorded) -> tuple[int, dict]:
         prefix, _, method = recorded.path.rpartition("/")
@@ -168,6 +172,8 @@ class BotApi:
             return 401, {"ok": False, "error_code": 401, "description": "Unauthorized"}
         if method == "setWebhook":
             return 200, {"ok": True, "result": True, "description": "Webhook was set"}
+        if method == "answerCallbackQuery":
+            return self.answer_callback_query(str(recorded.json["callback_query_id"]))
         if method not in ("sendMessage", "sendPhoto"):
             return 404, {"ok": False, "error_code": 404, "description": "Not Found"}
         chat = str(recorded.json["chat_id"])
@@ -179,6 +185,15 @@ class BotApi:
             "from": {"id": 7088421967, "is_bot": True, "first_name": "Northwind Help", "username": "NorthwindHelpBot"},
             "chat": {"id": int(chat), "first_name": "Lena", "type": "private"},
             **({"text": recorded.json["text"]} if method == "sendMessage" else {"photo": []})}}
+
+    def answer_callback_query(self, query_id: str) -> tuple[int, dict]:
+        # Telegram takes one answer per query; a second one is refused like an expired one.
+        with self._lock:
+            if query_id in self.answered:
+                return 400, {"ok": False, "error_code": 400, "description": (
+                    "Bad Request: query is too old and response timeout expired or query ID is invalid")}
+            self.answered.add(query_id)
+        return 200, {"ok": True, "result": True}
 
 
 @pytest.fixture(scope="module")
@@ -192,6 +207,10 @@ def bot_api():
 
 def new_chat_id() -> str:
     return str(random.randrange(10 ** 9, 10 ** 10))
+
+
+def new_query_id() -> str:
+    return str(random.randrange(10 ** 18, 10 ** 19))
 
 
 def delivery(**fields) -> Delivery:
@@ -230,6 +249,44 @@ async def test_an_image_is_sent_with_send_photo(bot_api):
     (request,) = sent_to(bot_api, chat)
     assert request.path.endswith("/sendPhoto")
     assert request.json == {"chat_id": chat, "photo": "https://cdn.example.com/size.png", "caption": "Our size guide"}
+
+
+def answers_to(bot_api, query: str) -> list[Recorded]:
+    return [r for r in bot_api.received(f"/bot{TOKEN}/answerCallbackQuery") if r.json.get("callback_query_id") == query]
+
+
+async def test_the_reply_to_a_pressed_button_first_answers_its_callback_query(bot_api):
+    chat, query = new_chat_id(), new_query_id()
+    result = await channel_for(bot_api.url).send(delivery(recipient_id=chat, text="Returns are free for 30 days.",
+                                                          thread_id=query))
+    assert result.ok and query in bot_api.answers.answered
+    (answered,) = answers_to(bot_api, query)
+    assert answered.method == "POST" and answered.json == {"callback_query_id": query}
+    (reply,) = sent_to(bot_api, chat)
+    # The spinner stops as the answer appears, not after it.
+    assert bot_api.received().index(answered) < bot_api.received().index(reply)
+
+
+async def test_a_second_reply_to_the_same_press_is_sent_though_telegram_refuses_a_second_answer(bot_api):
+    chat, query = new_chat_id(), new_query_id()
+    channel = channel_for(bot_api.url)
+    for text in ("Returns are free for 30 days.", "Anything else?"):
+        assert (await channel.send(delivery(recipient_id=chat, text=text, thread_id=query))).ok
+    assert len(answers_to(bot_api, query)) == 2
+    assert [r.json["text"] for r in sent_to(bot_api, chat)] == ["Returns are free for 30 days.", "Anything else?"]
+
+
+async def test_an_answer_telegram_cannot_take_does_not_hold_up_the_reply(bot_api):
+    chat, query = new_chat_id(), new_query_id()
+    bot_api.script(f"/bot{TOKEN}/answerCallbackQuery", Scripted(502, "<html>Bad Gateway</html>"))
+    result = await channel_for(bot_api.url).send(delivery(recipient_id=chat, text="hi", thread_id=query))
+    assert result.ok and len(answers_to(bot_api, query)) == 1 and len(sent_to(bot_api, chat)) == 1
+
+
+async def test_a_reply_to_a_typed_message_answers_no_callback_query(bot_api):
+    before = len(bot_api.received("answerCallbackQuery"))
+    assert (await channel_for(bot_api.url).send(delivery(recipient_id=new_chat_id(), text="hi"))).ok
+    assert len(bot_api.received("answerCallbackQuery")) == before
 
 
 async def test_a_429_is_retried_after_telegrams_retry_after(bot_api):
@@ -351,12 +408,17 @@ async def test_start_gets_the_greeting_with_a_keyboard_and_a_button_press_is_und
 
     message = {"message_id": 9, "chat": {"id": int(chat), "type": "private"}, "date": 1749416390,
                "text": greeting.json["text"], "reply_markup": greeting.json["reply_markup"]}
+    query = new_query_id()
     press = {"update_id": next(_update_ids), "callback_query": {
-        "id": "2669523746152210441", "from": {"id": int(chat), "is_bot": False, "first_name": "Lena"},
+        "id": query, "from": {"id": int(chat), "is_bot": False, "first_name": "Lena"},
         "message": message, "chat_instance": "-6038465719302958130", "data": "/returns_policy"}}
     assert (await deliver(service, press)).status == 200
     _, answer = await replies_to(bot_api, chat, count=2)
     assert is_response_text(answer.json["text"], "utter_returns_policy")
+    # The button stopped spinning: its callback query was answered, once, before the reply.
+    (answered,) = answers_to(bot_api, query)
+    assert answered.json == {"callback_query_id": query}
+    assert bot_api.received().index(answered) < bot_api.received().index(answer)
     assert (await asyncio.to_thread(service.health))["channels"]["telegram"] == "configured"
 
 
@@ -419,3 +481,21 @@ async def delivery_statuses_become(service, chat: str, wanted: list[str], timeou
             return
         assert loop.time() < deadline, f"delivery statuses {found}, expected {wanted}"
         await asyncio.sleep(0.3)
+
+
+async def test_a_retried_long_reply_resumes_after_the_parts_delivered(bot_api):
+    chat, query = new_chat_id(), new_query_id()
+    sentences = [f"Sentence number {i} is about our returns policy." for i in range(200)]
+    message = dict(recipient_id=chat, text=" ".join(sentences), thread_id=query)
+    bot_api.script("/sendMessage", Scripted(200, {"ok": True, "result": {
+        "message_id": 1, "date": 1749416400, "chat": {"id": int(chat), "type": "private"}}}),
+        Scripted(502, {"ok": False, "error_code": 502, "description": "Bad Gateway"}))
+    first = await channel_for(bot_api.url).send(delivery(**message))
+    assert not first.ok and not first.permanent and first.parts_sent == 1
+    again = await channel_for(bot_api.url).send(dataclasses.replace(delivery(**message), parts_sent=first.parts_sent))
+    assert again.ok and again.parts_sent == 3
+    texts = [r.json["text"] for r in sent_to(bot_api, chat)]
+    # Part 2 was refused once and sent again; part 1 reached the customer once.
+    assert len(texts) == 4 and texts[1] == texts[2] and texts[0] != texts[1]
+    assert " ".join([texts[0], *texts[2:]]) == " ".join(sentences)
+    assert len(answers_to(bot_api, query)) == 1  # the button's spinner is stopped once, on the first try

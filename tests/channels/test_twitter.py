@@ -29,6 +29,8 @@ from channels.twitter import TwitterChannel, error_text, fit_tweet, signature, t
 from tests.support.client import cli_json, responses
 from tests.support.fake_platform import FakePlatform, Recorded, Scripted
 
+PLATFORM_MAX_BODY = Settings().platform_max_body_bytes
+
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "twitter"
 SECRET = "test-consumer-secret"
 TOKEN = "test-oauth2-user-token"
@@ -145,7 +147,7 @@ async def test_an_unconfigured_twitter_webhook_is_refused_with_403_naming_the_se
     channel = TwitterChannel(Settings.from_mapping({"TWITTER_USER_ID": BRAND}), HttpClient(1))
     database = Database(f"sqlite+aiosqlite:///{tmp_path / 'unused.db'}")
     app = web.Application()
-    app.router.add_routes(channel_routes(channel, Inbox(database, LocalBus())))
+    app.router.add_routes(channel_routes(channel, Inbox(database, LocalBus()), PLATFORM_MAX_BODY))
     async with TestClient(TestServer(app)) as client:
         body = (FIXTURES / "dm_text.json").read_bytes()
         refused = await client.post("/webhooks/twitter/webhook", data=body, headers=signed(body))
@@ -253,6 +255,21 @@ async def test_a_dm_longer_than_10000_characters_is_split_in_order(x_api):
     assert " ".join(r.json["text"] for r in requests) == " ".join(sentences)
     last_issued = [i for path, i in x_api.answers.issued if path == requests[-1].path][-1]
     assert result.ok and result.platform_message_id == last_issued
+
+
+async def test_a_retried_long_dm_starts_after_the_parts_already_delivered(x_api):
+    user = new_user_id()
+    text = " ".join(f"Sentence number {i} is about our returns policy." for i in range(400))
+    x_api.script(f"/with/{user}/", Scripted(201, {"data": {"dm_conversation_id": f"{user}-{BRAND}",
+                                                           "dm_event_id": new_user_id()}}),
+                 Scripted(503, {"title": "Service Unavailable", "detail": "Service Unavailable", "type": "about:blank"}))
+    first = await channel_for(x_api.url).send(delivery(recipient_id=user, text=text))
+    assert not first.ok and not first.permanent and first.parts_sent == 1
+    again = await channel_for(x_api.url).send(dataclasses.replace(delivery(recipient_id=user, text=text),
+                                                                  parts_sent=first.parts_sent))
+    parts = [r.json["text"] for r in x_api.received(f"/with/{user}/")]
+    assert again.ok and again.parts_sent == 2 and len(parts) == 3 and parts[1] == parts[2]
+    assert " ".join(parts[:1] + parts[2:]) == text
 
 
 async def test_a_public_reply_is_one_tweet_in_reply_to_the_mention(x_api):

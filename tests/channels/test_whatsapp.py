@@ -4,6 +4,7 @@ fake Graph API, and the running service answering customers end to end."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import itertools
 import json
 import random
@@ -28,6 +29,8 @@ from channels.whatsapp import WINDOW_CLOSED, WhatsAppChannel, plan
 from tests.support.client import cli_json, responses
 from tests.support.fake_platform import FakePlatform, Recorded, Scripted
 from tests.support.payloads import expected, fixture_names, normalised, payload
+
+PLATFORM_MAX_BODY = Settings().platform_max_body_bytes
 
 APP_SECRET = "test-meta-app-secret"
 VERIFY_TOKEN = "test-verify-token"
@@ -118,7 +121,7 @@ def test_without_credentials_the_channel_names_the_missing_settings():
 
 async def test_a_forged_webhook_stores_nothing_and_a_signed_one_is_stored(db):
     app = web.Application()
-    app.router.add_routes(channel_routes(channel_for(), Inbox(db, LocalBus())))
+    app.router.add_routes(channel_routes(channel_for(), Inbox(db, LocalBus()), PLATFORM_MAX_BODY))
     body = payload("whatsapp", "text")
     async with TestClient(TestServer(app)) as client:
         for headers in ({"Content-Type": "application/json"}, signed(body, secret="not-the-secret")):
@@ -137,7 +140,7 @@ async def test_a_forged_webhook_stores_nothing_and_a_signed_one_is_stored(db):
 async def test_an_unconfigured_whatsapp_webhook_is_refused_with_403_naming_the_settings(db):
     channel = WhatsAppChannel(Settings.from_mapping({"META_APP_SECRET": APP_SECRET}), HttpClient(1))
     app = web.Application()
-    app.router.add_routes(channel_routes(channel, Inbox(db, LocalBus())))
+    app.router.add_routes(channel_routes(channel, Inbox(db, LocalBus()), PLATFORM_MAX_BODY))
     async with TestClient(TestServer(app)) as client:
         body = payload("whatsapp", "text")
         refused = await client.post("/webhooks/whatsapp/webhook", data=body, headers=signed(body))
@@ -339,6 +342,33 @@ async def test_an_invalid_recipient_fails_for_good_with_the_reason(graph):
                                        "details": "Recipient phone number not in allowed list"}}}))
     result = await channel_for(graph.url).send(delivery(recipient_id=new_wa_id(), text="hi"))
     assert not result.ok and result.permanent and "Recipient phone number not in allowed list" in result.error
+
+
+def wamid_answer(wa_id: str) -> dict:
+    return {"messaging_product": "whatsapp", "contacts": [{"input": wa_id, "wa_id": wa_id}],
+            "messages": [{"id": f"wamid.HBgL{wa_id}FQIAERgSQUFBQkJC{random.randrange(10 ** 6)}AA=="}]}
+
+
+async def test_a_retried_reply_of_several_messages_starts_after_those_delivered(graph):
+    wa_id = new_wa_id()
+    reply = dict(recipient_id=wa_id, text="How can I help?", image="https://cdn.example.com/size-guide.png",
+                 buttons=(Button("Track my order", "/order_status"),))
+    graph.script(f"/{PHONE}/messages", Scripted(200, wamid_answer(wa_id)), Scripted(503, "Service Unavailable"))
+    first = await channel_for(graph.url).send(delivery(**reply))
+    assert not first.ok and not first.permanent and first.parts_sent == 1
+    again = await channel_for(graph.url).send(dataclasses.replace(delivery(**reply), parts_sent=first.parts_sent))
+    assert again.ok and again.parts_sent == 2
+    assert [r.json["type"] for r in sent_to(graph, wa_id)] == ["interactive", "image", "image"]
+
+
+async def test_the_re_engagement_error_on_a_later_message_keeps_what_was_delivered(graph):
+    wa_id = new_wa_id()
+    graph.script(f"/{PHONE}/messages", Scripted(200, wamid_answer(wa_id)), Scripted(400, {"error": {
+        "message": "(#131047) Re-engagement message", "type": "OAuthException", "code": 131047}}))
+    result = await channel_for(graph.url).send(delivery(
+        recipient_id=wa_id, text="How can I help?", image="https://cdn.example.com/size-guide.png",
+        buttons=(Button("Track my order", "/order_status"),)))
+    assert result.permanent and result.error.startswith(WINDOW_CLOSED) and result.parts_sent == 1
 
 
 async def test_an_unreachable_graph_api_is_retried():

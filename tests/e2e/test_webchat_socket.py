@@ -42,6 +42,25 @@ async def test_customer_gets_ack_then_the_bot_answer_and_history_on_reconnect(se
     assert history["messages"][0]["client_id"] == client_id
 
 
+async def test_two_senders_reusing_a_client_id_each_get_their_own_answer(service):
+    # Widgets number their own messages: the same client_id from another sender is a new message.
+    client_id = f"c-{uuid.uuid4().hex[:8]}"
+    questions = {new_sender("web"): ("what are your opening hours", "utter_opening_hours"),
+                 new_sender("web"): ("how do I return an item?", "utter_returns_policy")}
+    async with aiohttp.ClientSession() as http:
+        for sender, (question, response) in questions.items():
+            async with http.ws_connect(f"{service.url}/webhooks/webchat/ws?sender={sender}") as ws:
+                await next_of(ws, "history")
+                await ws.send_json({"type": "message", "text": question, "client_id": client_id})
+                assert (await next_of(ws, "ack"))["client_id"] == client_id
+                answer = await next_of(ws, "message")
+                assert answer["author"] == "bot" and is_response(answer["text"], response)
+    for sender, (question, _) in questions.items():
+        transcript = cli_json(service.env["DATABASE_URL"], "transcript", "--channel", "webchat", "--sender", sender)
+        (conversation,) = transcript["conversations"]
+        assert [m["text"] for m in conversation["messages"] if m["author"] == "customer"] == [question]
+
+
 async def test_handoff_status_reaches_the_page_live(service):
     sender = new_sender("web")
     async with aiohttp.ClientSession() as http:
