@@ -56,7 +56,8 @@ ENGINE_KEY = web.AppKey("engine", DialogueEngine)
 
 def create_app(settings: Settings, roles: Roles = Roles(), *, bus: Bus | None = None,
                clock: Callable[[], datetime] = utcnow) -> web.Application:
-    app = web.Application(client_max_size=settings.max_body_bytes, middlewares=[security_headers])
+    app = web.Application(client_max_size=max(settings.max_body_bytes, settings.platform_max_body_bytes),
+                          middlewares=[security_headers])
     db = Database(settings.database_url)
     bus = bus or (RedisBus(settings.redis_url) if settings.redis_url else LocalBus())
     app[SETTINGS_KEY] = settings
@@ -91,7 +92,7 @@ def create_app(settings: Settings, roles: Roles = Roles(), *, bus: Bus | None = 
 
     if roles.web:
         templates = template_environment()
-        app.router.add_routes(rest_routes(rest, inbox, settings.rest_reply_timeout))
+        app.router.add_routes(rest_routes(rest, inbox, settings.rest_reply_timeout, settings.max_body_bytes))
         app.router.add_routes(webchat_routes(webchat, inbox, db, bus, templates, settings.brand_name))
         for channel in channels.values():
             if channel.name in (rest.name, webchat.name):
@@ -100,7 +101,7 @@ def create_app(settings: Settings, roles: Roles = Roles(), *, bus: Bus | None = 
                 # A channel with its own transport (socket.io) mounts itself.
                 channel.attach(app, inbox, db)
             else:
-                app.router.add_routes(channel_routes(channel, inbox))
+                app.router.add_routes(channel_routes(channel, inbox, settings.platform_max_body_bytes))
         mount_console(app, db, bus, settings, templates, clock,
                       serving=lambda: engine.model_name if (engine := app.get(ENGINE_KEY)) else None)
         app.router.add_static("/static", STATIC_DIR)
@@ -125,7 +126,10 @@ def _worker_context(settings: Settings, db: Database, bus: Bus, channels: dict[s
         await engine.start()
         app[ENGINE_KEY] = engine
         tasks = [
-            asyncio.create_task(DialogueWorker(db, engine, bus, settings, SentimentScorer(), clock).run(),
+            asyncio.create_task(DialogueWorker(
+                db, engine, bus, settings, SentimentScorer(), clock,
+                in_band_channels=frozenset(name for name, c in channels.items()
+                                           if getattr(c, "replies_in_band", False))).run(),
                                 name="dialogue-worker"),
             asyncio.create_task(OutboxSender(db, channels, bus, settings, clock).run(), name="outbox-sender"),
         ]

@@ -1,4 +1,5 @@
-"""Abuse and spam on public posts: flagged for moderation and never answered.
+"""Abuse and spam on public posts: flagged for moderation and never answered by the bot;
+abuse goes to a person (bot/worker.py), spam only to the history (and hidden, if set).
 
 A deliberately small, explainable rule set (a word list and spam signs); brands with a
 moderation service put it here behind the same function.

@@ -34,7 +34,7 @@ class PoliteReply:
 
 @dataclass(frozen=True)
 class Moderate:
-    """Abuse or spam on a public post: flagged for moderation, never answered."""
+    """Abuse or spam on a public post: flagged for moderation, never answered by the bot."""
 
     reason: str
 

@@ -29,12 +29,18 @@ def rejection(status: int, reason: str) -> web.Response:
     return web.json_response({"error": reason}, status=status)
 
 
-async def _read_body(request: web.Request) -> bytes:
+async def _read_body(request: web.Request, limit: int) -> bytes:
+    too_large = WebhookRejected(413, f"the body is larger than {limit} bytes")
+    if request.content_length is not None and request.content_length > limit:
+        raise too_large
     try:
-        return await request.read()
+        body = await request.read()
     except web.HTTPRequestEntityTooLarge as error:
-        # aiohttp stops reading at the application's client_max_size.
-        raise WebhookRejected(413, f"the body is larger than {request.app._client_max_size} bytes") from error
+        # aiohttp stops reading at the application's client_max_size (the largest route limit).
+        raise too_large from error
+    if len(body) > limit:  # chunked: no length was announced
+        raise too_large
+    return body
 
 
 def _not_configured(channel: Channel) -> web.Response | None:
@@ -45,7 +51,7 @@ def _not_configured(channel: Channel) -> web.Response | None:
     return rejection(403, f"{channel.name} is not configured: set {', '.join(missing)}")
 
 
-def channel_routes(channel: Channel, inbox: Inbox) -> list[web.RouteDef]:
+def channel_routes(channel: Channel, inbox: Inbox, max_body_bytes: int) -> list[web.RouteDef]:
     path = f"/webhooks/{channel.name}/webhook"
 
     async def handshake(request: web.Request) -> web.Response:
@@ -63,7 +69,7 @@ def channel_routes(channel: Channel, inbox: Inbox) -> list[web.RouteDef]:
         if (refused := _not_configured(channel)) is not None:
             return refused
         try:
-            parsed = channel.parse(_request(request, await _read_body(request)))
+            parsed = channel.parse(_request(request, await _read_body(request, max_body_bytes)))
             messages = [p for p in parsed if isinstance(p, IncomingMessage)]
             await inbox.record_statuses([p for p in parsed if isinstance(p, StatusUpdate)])
             accepted = await inbox.accept(messages)
@@ -78,7 +84,7 @@ def channel_routes(channel: Channel, inbox: Inbox) -> list[web.RouteDef]:
     return [web.get(path, handshake), web.post(path, receive)]
 
 
-def rest_routes(channel: Channel, inbox: Inbox, reply_timeout: float) -> list[web.RouteDef]:
+def rest_routes(channel: Channel, inbox: Inbox, reply_timeout: float, max_body_bytes: int) -> list[web.RouteDef]:
     path = f"/webhooks/{channel.name}/webhook"
 
     async def status(_: web.Request) -> web.Response:
@@ -86,7 +92,7 @@ def rest_routes(channel: Channel, inbox: Inbox, reply_timeout: float) -> list[we
 
     async def receive(request: web.Request) -> web.Response:
         try:
-            messages = channel.parse(_request(request, await _read_body(request)))
+            messages = channel.parse(_request(request, await _read_body(request, max_body_bytes)))
             accepted = await inbox.accept(messages, refuse_over_rate=True)
         except WebhookRejected as rejected:
             return rejection(rejected.status, rejected.reason)

@@ -39,13 +39,18 @@ class Engine(Protocol):
 
 class DialogueWorker:
     def __init__(self, db: Database, engine: Engine, bus: Bus, settings: Settings,
-                 sentiment: SentimentScorer, clock: Callable[[], datetime] = utcnow) -> None:
+                 sentiment: SentimentScorer, clock: Callable[[], datetime] = utcnow,
+                 in_band_channels: frozenset[str] = frozenset()) -> None:
         self.db = db
         self.engine = engine
         self.bus = bus
         self.settings = settings
         self.sentiment = sentiment
         self.clock = clock
+        # Channels whose replies leave in the response to the customer's own request (Rasa's
+        # REST): the waiting request reads them from the history, so an outbox send would
+        # only be two more transactions that deliver nothing.
+        self.in_band_channels = in_band_channels
         self.business_hours = parse_business_hours(settings.business_hours, settings.business_timezone)
         self._wake = asyncio.Event()
 
@@ -151,6 +156,13 @@ class DialogueWorker:
             incoming_id, conversation_id, status = incoming.id, conversation.id, conversation.status
             earlier_contacts = await console_store.earlier_contacts(session, conversation, now)
             decision = route(message, status)
+            if isinstance(decision, ToHuman) and status == "queued":
+                # A waiting customer who writes again, upset now, moves up the queue;
+                # priority never falls while waiting (waiting itself raises it).
+                conversation.priority = max(conversation.priority or 0, handoff.priority(
+                    reason=conversation.handoff_reason or "", is_public=conversation.is_public,
+                    sentiment=score, negative_threshold=self.settings.negative_sentiment_threshold,
+                    earlier_contacts=earlier_contacts))
             if isinstance(decision, Moderate):
                 await self._moderate(session, conversation, message, decision.reason, now)
             if isinstance(decision, (ToHuman, Moderate)):
@@ -200,14 +212,16 @@ class DialogueWorker:
             if handover is not None and conversation.status == "bot":
                 replies = _with_notice(replies, message, handoff_notice(
                     self.business_hours, now, await console_store.median_recent_wait(session)))
+            in_band = message.channel in self.in_band_channels
             for reply in replies:
                 record = await history.record_outgoing(session, conversation, item.id, reply, now)
-                await outbox.enqueue(session, record, reply, now)
+                if not in_band:
+                    await outbox.enqueue(session, record, reply, now)
             if handover is not None and conversation.status == "bot":
                 await hand_to_queue(session, conversation, handover.reason, handover.priority, now)
             await inbox.finish(session, item, now)
             status = conversation.status
-        if replies:
+        if replies and not in_band:
             await self.bus.publish(OUTBOX_TOPIC, {"conversation_id": conversation_id})
         if handover is not None:
             await self.bus.publish(customer_topic(message.conversation_key), {"type": "status", "status": status})
@@ -246,6 +260,13 @@ class DialogueWorker:
                                    is_public=True, thread_id=message.thread_id)
             record = await history.record_outgoing(session, conversation, None, hide, now)
             await outbox.enqueue(session, record, hide, now)
+        if reason == "abuse" and conversation.status == "bot":
+            # Swearing is often an angry customer with a real problem: the bot never
+            # answers it in public, and a person decides what to do (answer privately,
+            # hide, or leave it). Spam takes nobody's time.
+            await hand_to_queue(session, conversation, "abuse", handoff.priority(
+                reason="abuse", is_public=message.is_public, sentiment=conversation.sentiment,
+                negative_threshold=self.settings.negative_sentiment_threshold), now)
 
     async def _notify(self, inbox_id: int, message: IncomingMessage, console_event: dict) -> None:
         await self.bus.publish(processed_topic(inbox_id), {"inbox_id": inbox_id, "status": "done"})

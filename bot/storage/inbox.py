@@ -14,6 +14,9 @@ from bot.storage.dialect import insert_ignoring_conflicts, lock_skipping
 from bot.storage.models import InboxItem
 
 UNFINISHED = ("pending", "processing")
+# Made once: building an alias copies every column of the table, which cost more than
+# the claim's SQL itself when it was made on every claim.
+_EARLIER = aliased(InboxItem)
 
 
 @dataclass(frozen=True)
@@ -68,7 +71,7 @@ async def claim_next(session: AsyncSession, now: datetime, lease_seconds: float)
     each conversation in order while different conversations run in parallel. A message
     whose lease ran out (its worker died) is claimable again.
     """
-    earlier = aliased(InboxItem)
+    earlier = _EARLIER
     claimable = or_(
         and_(InboxItem.status == "pending", or_(InboxItem.lease_until.is_(None), InboxItem.lease_until <= now)),
         and_(InboxItem.status == "processing", InboxItem.lease_until < now),

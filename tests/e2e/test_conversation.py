@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 
 import aiohttp
 import pytest
@@ -70,6 +71,15 @@ async def test_handoff_and_the_bot_is_silent_afterwards(service, text, reason):
     assert conversation["messages"][-1]["author"] == "customer"
 
 
+async def test_a_waiting_customer_who_writes_again_upset_moves_up_the_queue(service):
+    sender = new_sender()
+    await say(service.url, sender, "I want to talk to a human")
+    before = {row["customer"]: row for row in cli_json(db_url(service), "queue")}[sender]["priority"]
+    assert await say(service.url, sender, "this is awful, I am furious, terrible terrible service!!") == []
+    after = {row["customer"]: row for row in cli_json(db_url(service), "queue")}[sender]["priority"]
+    assert after > before
+
+
 async def test_handback_returns_the_conversation_to_the_bot(service):
     sender = new_sender()
     await say(service.url, sender, "can I speak to a real person please")
@@ -91,6 +101,27 @@ async def test_a_duplicate_message_id_is_answered_once(service):
     messages = transcript["conversations"][0]["messages"]
     assert [m["author"] for m in messages].count("customer") == 1
     assert len([m for m in messages if m["author"] == "bot"]) == len(first)
+
+
+async def test_two_senders_reusing_a_message_id_each_get_their_own_answer(service):
+    # Clients number their own messages, so ids collide across customers: each must still be
+    # a new message of its own sender, not a retry of the other's.
+    alice, bob = new_sender(), new_sender()
+    shared = f"m-{uuid.uuid4().hex[:8]}"
+    hours = await say(service.url, alice, "what are your opening hours?", message_id=shared)
+    returns = await say(service.url, bob, "how do I return an item?", message_id=shared)
+    assert any(is_response(t, "utter_opening_hours") for t in texts(hours))
+    assert all(r["recipient_id"] == alice for r in hours)
+    assert any(is_response(t, "utter_returns_policy") for t in texts(returns))
+    assert all(r["recipient_id"] == bob for r in returns)
+    assert not set(texts(hours)) & set(texts(returns))
+    # Each retry is still answered once, with its own sender's replies.
+    assert await say(service.url, bob, "how do I return an item?", message_id=shared) == returns
+    assert await say(service.url, alice, "what are your opening hours?", message_id=shared) == hours
+    for sender, question in ((alice, "what are your opening hours?"), (bob, "how do I return an item?")):
+        transcript = cli_json(db_url(service), "transcript", "--channel", "rest", "--sender", sender)
+        customer = [m["text"] for c in transcript["conversations"] for m in c["messages"] if m["author"] == "customer"]
+        assert customer == [question]
 
 
 async def test_the_history_records_intents_actions_and_handoff(service):

@@ -33,6 +33,26 @@ def test_within_the_tolerance_passes():
     assert gate.compare({"nlu": nlu(0.50)}, None, tolerance=0.05).reasons == ["no active model to compare with"]
 
 
+def test_a_new_intent_is_reported_apart_and_does_not_count_against_the_model():
+    before = {"nlu": nlu(0.90, greet=0.9, hours=0.9)}
+    # The new intent, with few examples yet, drags the overall macro F1 down by 0.2.
+    after = {"nlu": nlu(0.70, greet=0.9, hours=0.9, gift_cards=0.3)}
+    decision = gate.compare(after, before, tolerance=0.05)
+    assert decision.passed, decision.reasons
+    text = gate.readable(after, before, decision)
+    assert "New intents (not part of the comparison):" in text and "gift_cards" in text and "F1 0.300" in text
+
+
+def test_with_a_new_intent_the_known_intents_still_gate():
+    before = {"nlu": nlu(0.90, greet=0.9, hours=0.9)}
+    after = {"nlu": nlu(0.60, greet=0.9, hours=0.5, gift_cards=0.4)}
+    decision = gate.compare(after, before, tolerance=0.05)
+    assert not decision.passed
+    assert decision.reasons == ["held-out macro F1 over the 2 intents both models know fell from 0.900 to 0.700 "
+                                "(tolerance 0.050)"]
+    assert decision.drops == [("hours", 0.9, 0.5)]
+
+
 def test_a_test_story_that_newly_fails_is_refused():
     before = {"nlu": nlu(0.9), "stories": {"total": 3, "failed": ["a"]}}
     after = {"nlu": nlu(0.9), "stories": {"total": 3, "failed": ["a", "returns"]}}
