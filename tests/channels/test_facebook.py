@@ -623,6 +623,20 @@ async def test_a_complaint_comment_gets_empathy_in_public_and_is_queued(service,
     assert waiting["channel"] == "facebook"
 
 
+@pytest.mark.slow
+async def test_an_abusive_comment_is_never_answered_and_goes_to_a_person(service, graph_api):
+    user, comment = new_id(), f"122154861349107313_{new_id()}"
+    abuse = "you are all idiots, my order is two weeks late"
+    assert (await deliver(service, comment_body(user, comment, abuse)))["accepted"] == 1
+    await wait_until(lambda: f"Customer {user}" in {r["customer"] for r in cli_json(service.env["DATABASE_URL"],
+                                                                                      "queue")})
+    waiting = {r["customer"]: r for r in cli_json(service.env["DATABASE_URL"], "queue")}[f"Customer {user}"]
+    assert waiting["reason"] == "abuse" and waiting["public"] and waiting["priority"] >= 100
+    await asyncio.sleep(1.5)
+    assert graph_api.received(f"/{comment}") == []  # no public reply, no private reply, not hidden
+    assert sent_to(graph_api, {"comment_id": comment}) == []
+
+
 # -- 5. an agent answering through the running service -----------------------------------------
 
 COMPLAINT = "this is the worst service ever, my parcel arrived broken and nobody answers"
