@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import sys
 
 from bot import settings as settings_module
@@ -109,6 +110,8 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
     if args.worker and serving_model(settings.models_dir, settings.model_path) is None:
         print(f"error: no trained model in {settings.models_dir}; run `python -m bot train`", file=sys.stderr)
         return 1
+    if args.worker and not args.web and settings.worker_nice > 0:
+        os.nice(settings.worker_nice)
     upgrade(settings.sync_database_url)
     if settings.demo_orders:
         asyncio.run(_seed_demo(settings))

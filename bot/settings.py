@@ -104,6 +104,9 @@ class Settings:
     max_text_chars: int = 4096
     rest_reply_timeout: float = 30.0
     worker_concurrency: int = 8
+    # Added to the CPU niceness of a `bot worker` process: when web and worker processes
+    # share cores, the model's CPU work yields to accepting webhooks and serving agents.
+    worker_nice: int = 10
     inbox_lease_seconds: float = 60.0
     # Per sender (conversation), at acceptance: `sender_burst` messages at once, then this
     # many a minute (0: no limit). REST/web chat get 429 over it; platform webhooks are

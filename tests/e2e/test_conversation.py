@@ -71,6 +71,17 @@ async def test_handoff_and_the_bot_is_silent_afterwards(service, text, reason):
     assert conversation["messages"][-1]["author"] == "customer"
 
 
+async def test_a_message_the_model_cannot_place_falls_back_to_a_person(service):
+    sender = new_sender()
+    replies = await say(service.url, sender, "blorp zindle quaxx frobnicate")
+    assert any(is_response(t, "utter_handoff") for t in texts(replies))
+    transcript = cli_json(db_url(service), "transcript", "--channel", "rest", "--sender", sender)
+    (conversation,) = transcript["conversations"]
+    (customer,) = [m for m in conversation["messages"] if m["author"] == "customer"]
+    assert customer["intent"] == "nlu_fallback"  # FallbackClassifier: no intent above the threshold
+    assert conversation["status"] == "queued" and conversation["handoff_reason"] == "out_of_scope"
+
+
 async def test_a_waiting_customer_who_writes_again_upset_moves_up_the_queue(service):
     sender = new_sender()
     await say(service.url, sender, "I want to talk to a human")

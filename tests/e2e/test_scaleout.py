@@ -282,6 +282,16 @@ def log_of(process: ServiceProcess) -> str:
 
 # -- the faults --------------------------------------------------------------------------------
 
+def niceness(pid: int) -> int:
+    return int(open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[16])
+
+
+async def test_workers_yield_the_cpu_to_the_web_process(cluster):
+    # WORKER_NICE (10 unless set): the model's CPU work never delays accepting webhooks.
+    web = niceness(cluster.web.process.pid)
+    assert [niceness(w.process.pid) for w in cluster.workers] == [min(web + 10, 19)] * 2
+
+
 async def test_platform_errors_and_timeouts_delay_replies_which_then_arrive_once_in_order(cluster):
     failures = [Scripted(500, {"title": "Internal Error"}), Scripted(503, "unavailable"),
                 Scripted(200, {"data": {"dm_event_id": "late"}}, delay=HTTP_TIMEOUT + 1.5),
