@@ -110,19 +110,21 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
     if args.worker and serving_model(settings.models_dir, settings.model_path) is None:
         print(f"error: no trained model in {settings.models_dir}; run `python -m bot train`", file=sys.stderr)
         return 1
-    if args.worker and not args.web and settings.worker_nice > 0:
-        os.nice(settings.worker_nice)
+    if args.worker and not args.web and settings.worker_niceness > 0:
+        os.nice(settings.worker_niceness)
     upgrade(settings.sync_database_url)
     if settings.demo_orders:
         asyncio.run(_seed_demo(settings))
-    if args.web and settings.console_first_admin:
-        asyncio.run(_first_admin(settings))
+    first_admin = asyncio.run(_first_admin(settings)) if args.web and settings.console_first_admin else None
     roles = Roles(web=args.web, worker=args.worker, reclaim_on_start=args.web and args.worker and settings.is_sqlite)
     app = create_app(settings, roles)
     if args.web:
-        app.on_startup.append(lambda _: _print_urls(settings))
+        app.on_startup.append(lambda _: _print_urls(settings, first_admin))
+        app.on_shutdown.append(_print_stopping)
     web.run_app(app, host=settings.host, port=settings.port, print=None, access_log=None,
                 shutdown_timeout=5)
+    if args.web:
+        print("  Stopped. Messages accepted but not yet answered are answered after the next start.", flush=True)
     return 0
 
 
@@ -138,7 +140,8 @@ async def _seed_demo(settings: Settings) -> None:
         await db.close()
 
 
-async def _first_admin(settings: Settings) -> None:
+async def _first_admin(settings: Settings) -> tuple[str, str] | None:
+    """The first admin's name and one-time password, when this start created the account."""
     from bot.console.accounts import FIRST_ADMIN, ensure_first_admin
     from bot.messages import utcnow
     from bot.storage.database import Database
@@ -148,23 +151,29 @@ async def _first_admin(settings: Settings) -> None:
         password = await ensure_first_admin(db, utcnow())
     finally:
         await db.close()
-    if password:
-        print(f"\n  Console account created: {FIRST_ADMIN} / {password}\n"
-              f"  (shown once; change it with `python -m bot users set-password {FIRST_ADMIN}`)\n", flush=True)
+    return (FIRST_ADMIN, password) if password else None
 
 
-async def _print_urls(settings: Settings) -> None:
+async def _print_urls(settings: Settings, first_admin: tuple[str, str] | None) -> None:
     base = settings.public_url.rstrip("/")
+    # Printed last, after the libraries' start-up noise, so nobody has to scroll for it.
+    account = "" if first_admin is None else (
+        f"\n    Console account created: {first_admin[0]} / {first_admin[1]}\n"
+        f"    (shown once; change it with `python -m bot users set-password {first_admin[0]}`)\n")
     print(f"""
   {settings.brand_name} assistant is running ({_safe_url(settings)})
 
     Web chat       {base}/chat
-    REST webhook   {base}/webhooks/rest/webhook
     Agent console  {base}/console
+    REST webhook   {base}/webhooks/rest/webhook
     Health         {base}/health
-
+{account}
   Press Ctrl-C to stop.
 """, flush=True)
+
+
+async def _print_stopping(_) -> None:
+    print("\n  Stopping: finishing the messages in hand...", flush=True)
 
 
 def _safe_url(settings: Settings) -> str:

@@ -164,11 +164,18 @@ class DialogueEngine:
                 tracker_store = TrackerStore.create(tracker_config, event_broker=broker)
             else:
                 tracker_store = previous.tracker_store if previous is not None else None
-            return Agent.load(
-                model_path, tracker_store=tracker_store,
-                lock_store=previous.lock_store if previous is not None else LockStore.create(endpoint("lock_store")),
-                action_endpoint=endpoint("action_endpoint") or InProcessActions(self._actions),
-            )
+            root = logging.getLogger()
+            level = root.level
+            try:
+                return Agent.load(
+                    model_path, tracker_store=tracker_store,
+                    lock_store=previous.lock_store if previous is not None else LockStore.create(endpoint("lock_store")),
+                    action_endpoint=endpoint("action_endpoint") or InProcessActions(self._actions),
+                )
+            finally:
+                # Agent.load sets the root logger to WARNING, which silenced the service's
+                # own INFO lines (a model switch, a claim lost) from then on.
+                root.setLevel(level)
 
         if previous is None:
             # At start nothing is being answered yet: load on the engine's own loop, and

@@ -91,8 +91,9 @@ class Settings:
 
     # The agent console (bot/console/). Business hours are told to customers handed to a
     # person: "Mon-Fri 09:00-18:00; Sat 10:00-14:00" in BUSINESS_TIMEZONE (IANA name).
-    business_hours: str = "Mon-Fri 09:00-18:00"
-    business_timezone: str = "UTC"
+    # The demo brand's: utter_opening_hours says the same.
+    business_hours: str = "Mon-Fri 09:00-18:00; Sat 10:00-16:00"
+    business_timezone: str = "Europe/London"
     # On a database without an admin account, `run`/`web` create `admin` and print its password once.
     console_first_admin: bool = True
     console_session_hours: float = 12.0
@@ -106,7 +107,7 @@ class Settings:
     worker_concurrency: int = 8
     # Added to the CPU niceness of a `bot worker` process: when web and worker processes
     # share cores, the model's CPU work yields to accepting webhooks and serving agents.
-    worker_nice: int = 10
+    worker_niceness: int = 10
     inbox_lease_seconds: float = 60.0
     # Per sender (conversation), at acceptance: `sender_burst` messages at once, then this
     # many a minute (0: no limit). REST/web chat get 429 over it; platform webhooks are

@@ -62,22 +62,32 @@ async def answers_per_message(url: str) -> dict[str, int]:
     return answered
 
 
-async def test_restart_keeps_history_and_the_dialogue_state(fresh_url, model):
+async def test_restart_keeps_history_and_the_dialogue_state(fresh_url, model, tmp_path):
     sender = new_sender()
     order = DEMO_ORDERS[0]
-    first = ServiceProcess(service_env(fresh_url, model)).start()
+    first = ServiceProcess(service_env(fresh_url, model, CONSOLE_FIRST_ADMIN="true"),
+                           log_path=tmp_path / "first.log").start()
     try:
         await say(first.url, sender, "hi")
         await say(first.url, sender, "where is my order")
     finally:
         assert first.stop() == 0, first.log()
-    second = ServiceProcess(service_env(fresh_url, model)).start()
+    second = ServiceProcess(service_env(fresh_url, model, CONSOLE_FIRST_ADMIN="true"),
+                            log_path=tmp_path / "second.log").start()
     try:
         # The form asked for the number before the restart; the tracker remembers it.
         answer = " ".join(r.get("text", "") for r in await say(second.url, sender, order.number))
     finally:
         second.stop()
     assert order.number in answer
+    # The first start made the console's admin and says so with the URLs, last; the second
+    # finds the account and prints no password. Both say when they have stopped.
+    printed = first.log_path.read_text(errors="replace")
+    urls = printed.index("Agent console")
+    assert urls < printed.index("Console account created: admin / ") < printed.index("Press Ctrl-C to stop.")
+    assert "Stopped." in printed[urls:]
+    again = second.log_path.read_text(errors="replace")
+    assert "Agent console" in again and "Console account created" not in again and "Stopped." in again
     answered = await answers_per_message(fresh_url)
     assert len(answered) == 3 and set(answered.values()) == {1}
 

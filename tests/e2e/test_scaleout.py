@@ -287,7 +287,7 @@ def niceness(pid: int) -> int:
 
 
 async def test_workers_yield_the_cpu_to_the_web_process(cluster):
-    # WORKER_NICE (10 unless set): the model's CPU work never delays accepting webhooks.
+    # WORKER_NICENESS (10 unless set): the model's CPU work never delays accepting webhooks.
     web = niceness(cluster.web.process.pid)
     assert [niceness(w.process.pid) for w in cluster.workers] == [min(web + 10, 19)] * 2
 

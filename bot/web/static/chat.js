@@ -162,7 +162,7 @@
     status = next || "bot";
     banner.classList.remove("with-agent");
     if (status === "queued") {
-      banner.textContent = "A member of our team will join this chat shortly. You can keep writing here.";
+      banner.textContent = "You're in the queue for a member of our team. Keep writing here: they will see everything.";
       banner.hidden = false;
     } else if (status === "assigned") {
       banner.textContent = agentName ? `You're chatting with ${agentName} from our team.` : "You're chatting with our team.";
