@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from actions.orders import DEMO_ORDERS
 from bot.storage.database import Database
 from bot.storage.models import InboxItem, Message
+from channels.base import scoped_message_id
 from tests.conftest import BACKENDS, service_env
 from tests.support.client import new_sender, say
 from tests.support.process import ServiceProcess
@@ -99,6 +100,8 @@ async def test_kill_9_after_acceptance_loses_nothing(fresh_url, model):
     try:
         for n, message_id in enumerate(ids):
             assert await say(web.url, f"k9-{n % 4}", "what are your opening hours", message_id) == []
+        # Stored per sender: two customers' clients may choose the same id.
+        ids = [scoped_message_id(f"k9-{n % 4}", message_id) for n, message_id in enumerate(ids)]
     finally:
         web.kill()
     service = ServiceProcess(service_env(fresh_url, model)).start()
@@ -118,7 +121,7 @@ async def test_kill_9_in_the_middle_of_a_stream_answers_every_accepted_message_o
             message_id = f"s{n}-{turn}"
             try:
                 await say(service.url, f"stream-{n}", "how long does shipping take", message_id)
-                accepted.append(message_id)
+                accepted.append(scoped_message_id(f"stream-{n}", message_id))
             except Exception:
                 return  # the process died under this request: not acknowledged
 

@@ -30,6 +30,7 @@ from bot.messages import OutgoingMessage
 from bot.storage.database import Database
 from bot.storage.migrate import upgrade
 from bot.storage.models import InboxItem, Message, OutboxItem
+from channels.base import scoped_message_id
 from channels.twitter import dm_text, signature
 from tests.conftest import service_env
 from tests.support.fake_platform import FakePlatform, Scripted
@@ -397,7 +398,8 @@ async def test_a_flood_from_one_sender_is_rate_limited_without_slowing_others(cl
     refused = [retry for status, retry in answers if status == 429]
     assert len(refused) >= 3 and all(retry and int(retry) >= 1 for retry in refused), answers
     assert sum(status == 200 for status, _ in answers) == len(answers) - len(refused)
-    stored = await inbox_rows(cluster.database_url, [f"rest-{hasty}-{n}" for n in range(BURST + 4)])
+    stored = await inbox_rows(cluster.database_url,
+                              [scoped_message_id(hasty, f"rest-{hasty}-{n}") for n in range(BURST + 4)])
     assert len(stored) == len(answers) - len(refused)
 
 
@@ -406,6 +408,7 @@ async def test_kill_9_of_the_web_process_between_acceptance_and_answer_loses_not
     senders = new_senders(4)
     rest_url = cluster.web.url + "/webhooks/rest/webhook"
     asked = [(s, f"web-kill-{s}-{n}", QUESTIONS[n]) for s in senders for n in range(2)]
+    stored_id = {message_id: scoped_message_id(sender, message_id) for sender, message_id, _ in asked}
 
     async def ask(http: aiohttp.ClientSession, url: str, sender: str, message_id: str, text: str):
         async with http.post(url, json={"sender": sender, "message": text, "message_id": message_id}) as response:
@@ -416,13 +419,13 @@ async def test_kill_9_of_the_web_process_between_acceptance_and_answer_loses_not
         dms = [m for s in senders for m in conversation(s, 1)]
         assert await post_dms(http, cluster.web.url, dms) == 200
         deadline = time.monotonic() + 30
-        while len(await inbox_rows(cluster.database_url, [a[1] for a in asked[::2]])) < len(waiting):
+        while len(await inbox_rows(cluster.database_url, [stored_id[a[1]] for a in asked[::2]])) < len(waiting):
             assert time.monotonic() < deadline, "the REST messages were not accepted"
             await asyncio.sleep(0.05)
         cluster.web.kill()  # the REST clients are still waiting for their answers
         outcomes = await asyncio.gather(*waiting, return_exceptions=True)
     assert any(isinstance(o, Exception) for o in outcomes), "every answer came before the kill"
-    await wait_answered(cluster.database_url, [a[1] for a in asked[::2]] + [m.message_id for m in dms])
+    await wait_answered(cluster.database_url, [stored_id[a[1]] for a in asked[::2]] + [m.message_id for m in dms])
     await assert_exactly_once_in_order(cluster, dms)
 
     web = cluster.start_web()
@@ -432,7 +435,7 @@ async def test_kill_9_of_the_web_process_between_acceptance_and_answer_loses_not
         for sender, message_id, text in asked:
             status, body = await ask(http, rest_url, sender, message_id, text)
             assert status == 200 and body and body[0]["recipient_id"] == sender
-    items = await inbox_rows(cluster.database_url, [a[1] for a in asked])
+    items = await inbox_rows(cluster.database_url, [stored_id[a[1]] for a in asked])
     assert len(items) == len(asked) and all(i.status == "done" and i.attempts == 1 for i in items)
 
 
