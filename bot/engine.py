@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from bot import policy_shortcut
 from bot.messages import Button
 
 logger = logging.getLogger(__name__)
@@ -94,8 +95,11 @@ class _LoopThread:
 
 
 class DialogueEngine:
-    def __init__(self, model_path: Path, endpoints: Mapping[str, dict[str, Any]], actions: list[Any]) -> None:
+    def __init__(self, model_path: Path, endpoints: Mapping[str, dict[str, Any]], actions: list[Any],
+                 skip_ted_when_decided: bool = True) -> None:
         self.model_path = model_path
+        # bot/policy_shortcut.py: TEDPolicy runs only on turns where it can change the answer.
+        self._skip_ted_when_decided = skip_ted_when_decided
         self._endpoints = endpoints
         self._actions = actions
         self._thread: _LoopThread | None = None
@@ -167,7 +171,7 @@ class DialogueEngine:
             root = logging.getLogger()
             level = root.level
             try:
-                return Agent.load(
+                agent = Agent.load(
                     model_path, tracker_store=tracker_store,
                     lock_store=previous.lock_store if previous is not None else LockStore.create(endpoint("lock_store")),
                     action_endpoint=endpoint("action_endpoint") or InProcessActions(self._actions),
@@ -176,6 +180,10 @@ class DialogueEngine:
                 # Agent.load sets the root logger to WARNING, which silenced the service's
                 # own INFO lines (a model switch, a claim lost) from then on.
                 root.setLevel(level)
+            if self._skip_ted_when_decided and policy_shortcut.install(agent):
+                logger.info("TEDPolicy of %s runs only where the rules and stories leave the answer open",
+                            model_path.name)
+            return agent
 
         if previous is None:
             # At start nothing is being answered yet: load on the engine's own loop, and
