@@ -12,6 +12,7 @@ import hmac
 import logging
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -25,6 +26,8 @@ SIGNATURE_HEADER = "x-hub-signature-256"
 # tag on Messenger and Instagram) within 7 days.
 STANDARD_WINDOW = timedelta(hours=24)
 HUMAN_AGENT_WINDOW = timedelta(days=7)
+# A comment may get one private reply, within 7 days of the comment.
+PRIVATE_REPLY_WINDOW = timedelta(days=7)
 
 # Graph error codes worth retrying: temporary failures and the rate limits.
 TRANSIENT_CODES = {1, 2, 4, 17, 32, 341, 613, 80006, 80007, 131016, 131048, 131056, 130429}
@@ -96,7 +99,11 @@ class GraphApi:
             return SendResult.retry(f"Graph API {error}")
         status, headers, answer = answer.status, answer.headers, answer.body
         if 200 <= status < 300:
-            return SendResult.sent(_found_id(answer, id_field))
+            # The Send API names whom it delivered to: for a private reply to a comment that
+            # is the commenter's PSID, where their private answer will come from.
+            recipient = answer.get("recipient_id") if isinstance(answer, dict) else None
+            return replace(SendResult.sent(_found_id(answer, id_field)),
+                           recipient_id=str(recipient) if recipient else None)
         readable, transient = error_of(status, answer)
         if transient:
             return SendResult.retry(readable, after=retry_after(headers.get("Retry-After"), self.clock()))

@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
-from bot.http import ApiUnreachable, HttpClient, retry_after
+from bot.http import HttpClient
 from bot.messages import Attachment, Button, IncomingMessage, OutgoingMessage, StatusUpdate, utcnow
 from bot.settings import Settings
 from channels import meta
@@ -307,28 +307,10 @@ class MetaChannel:
         # The window runs from the comment (the customer's DMs do not move it). The bot's own
         # private reply leaves at once and names no time; an agent's carries the comment's.
         commented = _timestamp((message.custom or {}).get("comment_at"))
-        if commented is not None and not meta.within(meta.HUMAN_AGENT_WINDOW, commented, self.clock()):
+        if commented is not None and not meta.within(meta.PRIVATE_REPLY_WINDOW, commented, self.clock()):
             return SendResult.failed("a comment may be answered privately only within 7 days")
-        return await self._post_private_reply({"recipient": {"comment_id": message.thread_id}, "message": body})
-
-    async def _post_private_reply(self, body: dict[str, Any]) -> SendResult:
-        """GraphApi.post, keeping the answer's `recipient_id`: the commenter's PSID, which
-        their private answer will come from (often not the id their comment came from)."""
-        graph = self.graph
-        try:
-            answer = await graph.http.request_json("POST", f"{graph.base_url}/me/messages", json=body,
-                                                   headers={"Authorization": f"Bearer {graph.access_token}"})
-        except ApiUnreachable as error:
-            return SendResult.retry(f"Graph API {error}")
-        found = answer.body if isinstance(answer.body, dict) else {}
-        if 200 <= answer.status < 300:
-            psid = found.get("recipient_id")
-            return replace(SendResult.sent(str(found["message_id"]) if found.get("message_id") else None),
-                           recipient_id=str(psid) if psid else None)
-        readable, transient = meta.error_of(answer.status, answer.body)
-        if not transient:
-            return SendResult.failed(readable)
-        return SendResult.retry(readable, after=retry_after(answer.headers.get("Retry-After"), graph.clock()))
+        return await self.graph.post("/me/messages", {"recipient": {"comment_id": message.thread_id},
+                                                      "message": body})
 
     async def _direct(self, delivery: Delivery) -> SendResult:
         message = delivery.message

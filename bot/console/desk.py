@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from bot.bus import CONSOLE_TOPIC, OUTBOX_TOPIC, Bus, customer_topic
@@ -22,13 +22,13 @@ from bot.storage import queue as queue_store
 from bot.storage.database import Database
 from bot.storage.models import Conversation, Customer, Message
 from bot.training.review import flag_message
+from channels.meta import PRIVATE_REPLY_WINDOW
 
 SATISFACTION_QUESTION = "Thanks for talking with us! How happy are you with the help you got? (1 = not at all, 5 = very)"
 SATISFACTION_BUTTONS = tuple(Button(title=str(score), payload=f'/rate{{"score": {score}}}') for score in range(1, 6))
 # Where a public comment allows exactly one private reply to itself, within 7 days, and only
 # the customer's private answer opens a conversation (Meta's rules for pages and Instagram).
 PRIVATE_REPLY_CHANNELS = frozenset({"facebook", "instagram"})
-PRIVATE_REPLY_WINDOW = timedelta(days=7)
 
 
 class DeskError(Exception):

@@ -16,7 +16,6 @@ from bot.storage.models import InboxItem
 UNFINISHED = ("pending", "processing")
 
 
-
 @dataclass(frozen=True)
 class Accepted:
     inbox_id: int

@@ -14,7 +14,8 @@ from bot.storage.dialect import lock_skipping
 from bot.storage.models import Message, OutboxItem
 
 
-# Made once: building an alias copies every column of the table (see storage/inbox.py).
+# Made once: building an alias copies every column of the table, which cost more CPU than
+# the claim's SQL when it was made on every claim.
 _EARLIER = aliased(OutboxItem)
 
 
