@@ -56,41 +56,68 @@ class DialogueWorker:
 
     async def run(self) -> None:
         """Claim and process messages until cancelled, `worker_concurrency` at a time."""
+        running: set[asyncio.Task] = set()
         async with self.bus.subscribe(INBOX_TOPIC) as notices:
             waker = asyncio.create_task(self._wake_on(notices))
             try:
-                await asyncio.gather(*(self._loop() for _ in range(self.settings.worker_concurrency)))
+                await self._dispatch(running)
             finally:
                 waker.cancel()
+                for task in running:
+                    task.cancel()
+                await asyncio.gather(*running, return_exceptions=True)
 
     async def _wake_on(self, notices) -> None:
         while True:
             if await notices.get() is not None:
                 self._wake.set()
 
-    async def _loop(self) -> None:
+    async def _dispatch(self, running: set[asyncio.Task]) -> None:
+        """One claimer for the whole process, taking as many messages as there are free
+        slots in one statement. (A claimer per slot made every new message wake them all,
+        and all but one came back empty, which was a tenth of a worker's CPU.)"""
+        slots = self.settings.worker_concurrency
         while True:
+            free = slots - len(running)
+            if free == 0:
+                await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+                continue
+            self._wake.clear()  # before the claim: a notice during it is not lost
             try:
-                worked = await self.process_next()
+                items = await self._claim(free)
             except asyncio.CancelledError:
                 raise
             except Exception:
-                # The database was unreachable or a bug: log, pause, go on.
-                logger.exception("dialogue worker failed; retrying shortly")
+                # The database is unreachable or a bug: log, pause, go on.
+                logger.exception("dialogue worker could not claim messages; retrying shortly")
                 await asyncio.sleep(self.settings.poll_interval)
                 continue
-            if not worked:
-                self._wake.clear()
+            for item in items:
+                task = asyncio.create_task(self._work(item), name=f"message-{item.id}")
+                running.add(task)
+                task.add_done_callback(running.discard)
+            if len(items) < free:
+                # Until new work is announced, a message finishes (its conversation's next
+                # one may be waiting) or the poll interval passes.
+                woken = asyncio.create_task(self._wake.wait())
                 try:
-                    await asyncio.wait_for(self._wake.wait(), self.settings.poll_interval)
-                except asyncio.TimeoutError:
-                    pass
+                    await asyncio.wait({woken, *running}, timeout=self.settings.poll_interval,
+                                       return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    woken.cancel()
+
+    async def _claim(self, limit: int) -> list[InboxItem]:
+        async with self.db.session() as session:
+            return await inbox.claim(session, self.clock(), self.settings.inbox_lease_seconds, limit)
 
     async def process_next(self) -> bool:
-        async with self.db.session() as session:
-            item = await inbox.claim_next(session, self.clock(), self.settings.inbox_lease_seconds)
-        if item is None:
-            return False
+        """Claim one message and process it; False when none was waiting."""
+        items = await self._claim(1)
+        for item in items:
+            await self._work(item)
+        return bool(items)
+
+    async def _work(self, item: InboxItem) -> None:
         keeper = asyncio.create_task(self._keep_claim(item), name=f"lease-{item.id}")
         try:
             await self.process(item)
@@ -98,10 +125,13 @@ class DialogueWorker:
             # Our lease ran out and another worker answers instead; nothing of ours was committed.
             logger.warning("%s; its answer is left to that worker", lost)
         except Exception as error:
-            await self._failed(item, error)
+            try:
+                await self._failed(item, error)
+            except Exception:
+                # The database is away: the lease runs out and the message is taken again.
+                logger.exception("could not record the failure of message %s", item.id)
         finally:
             keeper.cancel()
-        return True
 
     async def _failed(self, item: InboxItem, error: Exception) -> None:
         outage = is_outage(error)
@@ -152,9 +182,9 @@ class DialogueWorker:
             customer = await history.customer_for(session, message.channel, message.sender_id,
                                                   message.sender_name, now)
             conversation = await history.open_conversation(session, customer, message.channel, now, lock=True)
-            incoming = await history.record_incoming(session, conversation, item.id, message, score, now)
+            incoming = await history.record_incoming(session, conversation, item.id, message, score, now,
+                                                     retried=item.attempts > 1)
             incoming_id, conversation_id, status = incoming.id, conversation.id, conversation.status
-            earlier_contacts = await console_store.earlier_contacts(session, conversation, now)
             decision = route(message, status)
             if isinstance(decision, ToHuman) and status == "queued":
                 # A waiting customer who writes again, upset now, moves up the queue;
@@ -162,7 +192,7 @@ class DialogueWorker:
                 conversation.priority = max(conversation.priority or 0, handoff.priority(
                     reason=conversation.handoff_reason or "", is_public=conversation.is_public,
                     sentiment=score, negative_threshold=self.settings.negative_sentiment_threshold,
-                    earlier_contacts=earlier_contacts))
+                    earlier_contacts=await console_store.earlier_contacts(session, conversation, now)))
             if isinstance(decision, Moderate):
                 await self._moderate(session, conversation, message, decision.reason, now)
             if isinstance(decision, (ToHuman, Moderate)):
@@ -179,48 +209,53 @@ class DialogueWorker:
                                             message_id=message.message_id,
                                             metadata={"is_public": message.is_public})
             replies = [_outgoing(message, r.text, r.buttons, r.image, r.custom) for r in turn.replies]
+            events = [("nlu", {"message_id": incoming_id, "intent": turn.intent, "confidence": turn.confidence,
+                               "entities": turn.entities, "ranking": turn.intent_ranking})]
+            if turn.actions:
+                events.append(("actions", {"message_id": incoming_id, "actions": turn.actions}))
         else:
             assert isinstance(decision, PoliteReply)
             replies = [_outgoing(message, decision.text)]
+            events = [("polite_reply", {"message_id": incoming_id, "reason": decision.reason})]
 
-        handover = handoff.decide(
-            requested_reason=turn.handoff_reason if turn else None,
-            is_public=message.is_public, sentiment=score,
-            negative_threshold=self.settings.negative_sentiment_threshold,
-            intent=turn.intent if turn else None, earlier_contacts=earlier_contacts,
-        )
+        def handing_over(earlier_contacts: int = 0) -> handoff.Handoff | None:
+            return handoff.decide(
+                requested_reason=turn.handoff_reason if turn else None,
+                is_public=message.is_public, sentiment=score,
+                negative_threshold=self.settings.negative_sentiment_threshold,
+                intent=turn.intent if turn else None, earlier_contacts=earlier_contacts)
+
+        handover = handing_over()
+        in_band = message.channel in self.in_band_channels
         now = self.clock()
         async with self.db.session() as session:
-            conversation = await session.get(Conversation, conversation_id, populate_existing=True)
+            # The routine answer is plain inserts and updates; the conversation is read
+            # only when it changes hands.
+            conversation = None
+            if handover is not None:
+                conversation = await session.get(Conversation, conversation_id, populate_existing=True)
+                # A customer who keeps coming back is not being helped: more urgent.
+                handover = handing_over(await console_store.earlier_contacts(session, conversation, now))
             if turn is not None:
-                record = await history.incoming_for_inbox(session, item.id)
-                record.intent, record.confidence, record.entities = turn.intent, turn.confidence, turn.entities
-                await history.add_event(session, conversation_id, "nlu", {
-                    "message_id": incoming_id, "intent": turn.intent, "confidence": turn.confidence,
-                    "entities": turn.entities, "ranking": turn.intent_ranking}, now)
-                if turn.actions:
-                    await history.add_event(session, conversation_id, "actions",
-                                            {"message_id": incoming_id, "actions": turn.actions}, now)
-            else:
-                await history.add_event(session, conversation_id, "polite_reply",
-                                        {"message_id": incoming_id, "reason": decision.reason}, now)
+                await history.record_understanding(session, incoming_id, turn.intent, turn.confidence,
+                                                   turn.entities)
+            await history.add_events(session, conversation_id, events, now)
             if handover is not None and (turn is None or turn.handoff_reason is None):
                 # Handed over on sentiment, not by the model: its routine answer would
                 # sound deaf to an upset customer, so a person's promise replaces it.
                 replies = [_outgoing(message, EMPATHETIC_HANDOFF)]
             replies = public.shape(message, replies, handed_over=handover is not None)
-            if handover is not None and conversation.status == "bot":
+            queueing = handover is not None and conversation.status == "bot"
+            if queueing:
                 replies = _with_notice(replies, message, handoff_notice(
                     self.business_hours, now, await console_store.median_recent_wait(session)))
-            in_band = message.channel in self.in_band_channels
-            for reply in replies:
-                record = await history.record_outgoing(session, conversation, item.id, reply, now)
-                if not in_band:
-                    await outbox.enqueue(session, record, reply, now)
-            if handover is not None and conversation.status == "bot":
+            ids = await history.record_replies(session, conversation_id, item.id, replies, now, with_ids=not in_band)
+            if not in_band:
+                await outbox.enqueue_replies(session, conversation_id, list(zip(ids, replies)), now)
+            if queueing:
                 await hand_to_queue(session, conversation, handover.reason, handover.priority, now)
             await inbox.finish(session, item, now)
-            status = conversation.status
+            status = conversation.status if conversation is not None else "bot"
         if replies and not in_band:
             await self.bus.publish(OUTBOX_TOPIC, {"conversation_id": conversation_id})
         if handover is not None:

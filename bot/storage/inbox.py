@@ -62,8 +62,8 @@ async def accept(session: AsyncSession, messages: list[IncomingMessage], now: da
 
 
 def _claim_statements():
-    """The claim's two statements, built once with their values as parameters: building
-    them on every claim cost more CPU than running them."""
+    """The claim's statements, built once with their values as parameters: building them
+    on every claim cost more CPU than running them."""
     earlier = aliased(InboxItem)
     now = bindparam("now", type_=InboxItem.__table__.c.lease_until.type)
     claimable = or_(
@@ -75,36 +75,60 @@ def _claim_statements():
         earlier.id < InboxItem.id,
         earlier.status.in_(UNFINISHED),
     )
-    candidates = select(InboxItem.id, InboxItem.status).where(claimable, ~blocked).order_by(InboxItem.id).limit(8)
+    candidates = select(InboxItem.id).where(claimable, ~blocked).order_by(InboxItem.id).limit(bindparam("limit"))
     until = bindparam("claimed_until", type_=InboxItem.__table__.c.lease_until.type)
-    claim = (
+    taken = dict(status="processing", lease_until=until, attempts=InboxItem.attempts + 1)
+    # PostgreSQL: one statement. Rows another worker is claiming are skipped, not waited
+    # for, and the claimed rows come back with the update.
+    claim_locked = (
         update(InboxItem)
-        .where(InboxItem.id == bindparam("candidate_id"), InboxItem.status == bindparam("candidate_status"),
-               claimable)
-        .values(status="processing", lease_until=until, attempts=InboxItem.attempts + 1)
+        .where(InboxItem.id.in_(candidates.with_for_update(skip_locked=True).scalar_subquery()))
+        .values(**taken)
+        .returning(*InboxItem.__table__.columns)
+    )
+    # SQLite serialises writers but a candidate read before the write lock may be gone by
+    # then: each is claimed by a conditional update, and exactly one claimer sees rowcount 1.
+    claim_one = (
+        update(InboxItem)
+        .where(InboxItem.id == bindparam("candidate_id"), claimable)
+        .values(**taken)
         .execution_options(synchronize_session=False)
     )
-    return candidates, claim
+    return candidates, claim_locked, claim_one
 
 
-_CANDIDATES, _CLAIM = _claim_statements()
+_CANDIDATES, _CLAIM_LOCKED, _CLAIM_ONE = _claim_statements()
 
 
-async def claim_next(session: AsyncSession, now: datetime, lease_seconds: float) -> InboxItem | None:
-    """Take the oldest claimable message whose conversation has nothing earlier unfinished.
+async def claim(session: AsyncSession, now: datetime, lease_seconds: float, limit: int) -> list[InboxItem]:
+    """Take up to `limit` of the oldest claimable messages whose conversations have nothing
+    earlier unfinished, oldest first.
 
     Only the first unfinished message of a conversation is ever claimable, which keeps
     each conversation in order while different conversations run in parallel. A message
     whose lease ran out (its worker died) is claimable again.
     """
-    for candidate in (await session.execute(lock_skipping(session, _CANDIDATES), {"now": now})).all():
-        # The conditional update is the claim: exactly one worker sees rowcount 1.
-        claimed = await session.execute(_CLAIM, {
-            "now": now, "candidate_id": candidate.id, "candidate_status": candidate.status,
-            "claimed_until": now + timedelta(seconds=lease_seconds)})
-        if claimed.rowcount == 1:
-            return await session.get(InboxItem, candidate.id, populate_existing=True)
-    return None
+    values = {"now": now, "limit": limit, "claimed_until": now + timedelta(seconds=lease_seconds)}
+    if session.bind.dialect.name == "postgresql":
+        rows = (await session.execute(
+            select(InboxItem).from_statement(_CLAIM_LOCKED).execution_options(populate_existing=True), values
+        )).scalars().all()
+        return sorted(rows, key=lambda item: item.id)
+    claimed = []
+    for candidate_id in (await session.execute(_CANDIDATES, values)).scalars().all():
+        if (await session.execute(_CLAIM_ONE, {**values, "candidate_id": candidate_id})).rowcount == 1:
+            claimed.append(candidate_id)
+    if not claimed:
+        return []
+    return list((await session.execute(
+        select(InboxItem).where(InboxItem.id.in_(claimed)).order_by(InboxItem.id)
+        .execution_options(populate_existing=True))).scalars())
+
+
+async def claim_next(session: AsyncSession, now: datetime, lease_seconds: float) -> InboxItem | None:
+    """The oldest claimable message (see `claim`), or None."""
+    claimed = await claim(session, now, lease_seconds, 1)
+    return claimed[0] if claimed else None
 
 
 class ClaimLost(Exception):

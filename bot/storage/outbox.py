@@ -20,20 +20,24 @@ _EARLIER = aliased(OutboxItem)
 
 
 async def enqueue(session: AsyncSession, message: Message, outgoing: OutgoingMessage, now: datetime) -> OutboxItem:
-    item = OutboxItem(
-        message_id=message.id,
-        conversation_id=message.conversation_id,
-        channel=outgoing.channel,
-        payload=outgoing.to_json(),
-        status="pending",
-        attempts=0,
-        next_attempt_at=now,
-        idempotency_key=uuid.uuid4().hex,
-        created_at=now,
-    )
+    item = OutboxItem(**_row(message.id, message.conversation_id, outgoing, now))
     session.add(item)
     await session.flush()
     return item
+
+
+async def enqueue_replies(session: AsyncSession, conversation_id: int,
+                          replies: list[tuple[int, OutgoingMessage]], now: datetime) -> None:
+    """`enqueue` for the dialogue worker's replies (message id, reply), in one statement."""
+    if replies:
+        await session.execute(OutboxItem.__table__.insert(), [
+            _row(message_id, conversation_id, outgoing, now) for message_id, outgoing in replies])
+
+
+def _row(message_id: int, conversation_id: int, outgoing: OutgoingMessage, now: datetime) -> dict:
+    return dict(message_id=message_id, conversation_id=conversation_id, channel=outgoing.channel,
+                payload=outgoing.to_json(), status="pending", attempts=0, next_attempt_at=now,
+                idempotency_key=uuid.uuid4().hex, created_at=now)
 
 
 async def claim_due(session: AsyncSession, now: datetime, lease_seconds: float, limit: int,

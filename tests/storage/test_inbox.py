@@ -1,5 +1,6 @@
 """The inbox on both backends: stored once, claimed in order per conversation, leases expire."""
 
+import asyncio
 from datetime import timedelta
 
 import pytest
@@ -46,6 +47,27 @@ async def test_one_conversation_is_claimed_in_order_and_others_in_parallel(db):
     async with db.session() as session:
         third = await inbox.claim_next(session, now, 30)
     assert third.platform_message_id == "2"
+
+
+async def test_a_batch_claim_takes_the_first_of_each_conversation_once_across_concurrent_claimers(db):
+    now = utcnow()
+    async with db.session() as session:
+        await inbox.accept(session, [msg(sender, f"{sender}-{n}") for n in range(3) for sender in "abcdef"], now)
+
+    async def claimer(limit: int) -> list:
+        async with db.session() as session:
+            return await inbox.claim(session, now, 30, limit)
+
+    batches = await asyncio.gather(*(claimer(4) for _ in range(4)))
+    assert any(batches)
+    # A claimer that lost the race for some candidates gets fewer; the next claim gets the rest.
+    while batch := await claimer(4):
+        batches.append(batch)
+    claimed = [item.platform_message_id for batch in batches for item in batch]
+    # Six conversations, so six claimable messages: each claimed once, each its sender's first.
+    assert sorted(claimed) == [f"{sender}-0" for sender in "abcdef"]
+    assert all(item.status == "processing" and item.attempts == 1 for batch in batches for item in batch)
+    assert all([i.id for i in batch] == sorted(i.id for i in batch) for batch in batches)
 
 
 async def test_the_claim_of_a_dead_worker_expires(db):
