@@ -3,10 +3,11 @@
 The same `events` table, the same rows, so Rasa's tools read it as ever; what changes is
 the work per message. Rasa's SQLTrackerStore rebuilds the tracker from every event of the
 session on each message and counts the stored events again before each save. This one
-keeps the trackers it handled last in memory and, before reusing one, checks with one
-indexed query that no other process has written to that conversation since (the lock
-store keeps a conversation to one worker at a time, so that is the only way it can
-change). Saves add the new events in one statement.
+keeps the trackers it handled last in memory and, before reusing one, reads with one
+indexed query the conversation's events stored after it: none, or those another worker
+added (the lock store keeps a conversation to one worker at a time, so that is the only
+way it can change), which are applied to the kept tracker instead of rebuilding it from
+the whole session. Saves add the new events in one statement.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from rasa.core.tracker_store import SQLTrackerStore
-from rasa.shared.core.events import SessionStarted
+from rasa.shared.core.events import SessionStarted, deserialise_events
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
 
@@ -51,13 +52,22 @@ class CachingSQLTrackerStore(SQLTrackerStore):
     async def _retrieve(self, sender_id: str, fetch_events_from_all_sessions: bool) -> DialogueStateTracker | None:
         if fetch_events_from_all_sessions:
             return await super()._retrieve(sender_id, fetch_events_from_all_sessions)
-        cached = self._cache.get(sender_id)
+        cached = self._cache.pop(sender_id, None)
+        if cached is not None and cached.last_id is not None and len(cached.tracker.events) == cached.stored:
+            with self.session_scope() as session:
+                newer = (session.query(self.SQLEvent.id, self.SQLEvent.type_name, self.SQLEvent.data)
+                         .filter(self.SQLEvent.sender_id == sender_id, self.SQLEvent.id > cached.last_id)
+                         .order_by(self.SQLEvent.id).all())
+            # Another worker's turn is applied as Rasa would replay it; a new session that
+            # worker started is read from its start instead, as Rasa reads it.
+            if not any(row.type_name == SessionStarted.type_name for row in newer):
+                for event in deserialise_events([json.loads(row.data) for row in newer]):
+                    cached.tracker.update(event)
+                last_id = newer[-1].id if newer else cached.last_id
+                self._remember(cached.tracker, len(cached.tracker.events), last_id)
+                return cached.tracker
         with self.session_scope() as session:
             last_id = self._last_id(session, sender_id)
-        if cached is not None and cached.last_id == last_id and len(cached.tracker.events) == cached.stored:
-            self._cache.move_to_end(sender_id)
-            return cached.tracker
-        self._cache.pop(sender_id, None)
         tracker = await super()._retrieve(sender_id, fetch_events_from_all_sessions)
         if tracker is not None:
             self._remember(tracker, len(tracker.events), last_id)

@@ -58,22 +58,27 @@ async def test_the_rows_are_the_ones_rasa_writes(tmp_path):
     assert len(rows(tmp_path / "ours.db")) == 4  # action_listen, the two messages, the action
 
 
-async def test_a_tracker_another_worker_moved_on_is_read_again(tmp_path):
+async def test_a_tracker_another_worker_moved_on_is_brought_up_to_date(tmp_path):
     one, two = store(tmp_path / "a.db"), store(tmp_path / "a.db")
     tracker = await one.get_or_create_tracker("bob")
     tracker.update(said("hello", "greet"))
     await one.save(tracker)
     assert await one.retrieve("bob") is tracker  # unchanged: the same tracker, no replay
 
-    elsewhere = await two.retrieve("bob")
-    elsewhere.update(ActionExecuted("utter_greet"))
-    elsewhere.update(said("thanks", "thank"))
-    await two.save(elsewhere)
+    for turn in ("thanks", "bye"):
+        elsewhere = await two.retrieve("bob")
+        elsewhere.update(ActionExecuted("utter_greet"))
+        elsewhere.update(said(turn, "thank"))
+        await two.save(elsewhere)
 
-    fresh = await one.retrieve("bob")
-    assert fresh is not tracker
-    assert [e.as_dict()["event"] for e in fresh.events] == [e.as_dict()["event"] for e in elsewhere.events]
-    assert fresh.latest_message.text == "thanks"
+        fresh = await one.retrieve("bob")
+        rasa_view = await store(tmp_path / "a.db", SQLTrackerStore).retrieve("bob")
+        assert [e.as_dict() for e in fresh.events] == [e.as_dict() for e in rasa_view.events]
+        assert fresh is tracker and fresh.latest_message.text == turn
+        assert fresh.current_state() == rasa_view.current_state()
+    fresh.update(ActionExecuted("utter_greet"))
+    await one.save(fresh)
+    assert rows(tmp_path / "a.db")[-1][3] == "utter_greet" and len(rows(tmp_path / "a.db")) == 7
 
 
 async def test_a_tracker_changed_but_not_saved_is_not_reused(tmp_path):
