@@ -127,12 +127,14 @@ class Inbox:
                 remaining = deadline - loop.time()
                 if remaining <= 0:
                     return False
-                # The notice is a shortcut; the database check above is the truth.
-                await notices.get(timeout=min(remaining, self.poll_interval * 4))
+                # The notice is a shortcut, sent once the worker's transaction is committed;
+                # without one (lost, or Redis away) the database is asked again.
+                notice = await notices.get(timeout=min(remaining, self.poll_interval * 4))
+                if notice is not None and notice.get("status") in ("done", "failed"):
+                    return True
 
     async def replies_to(self, inbox_id: int, mark_delivered: bool = False) -> list[Message]:
         async with self.db.session() as session:
-            replies = await history.replies_to(session, inbox_id)
             if mark_delivered:
-                await history.mark_delivered_in_band(session, [r.id for r in replies])
-        return replies
+                return await history.deliver_in_band(session, inbox_id)
+            return await history.replies_to(session, inbox_id)

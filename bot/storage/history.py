@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.messages import IncomingMessage, OutgoingMessage, StatusUpdate
@@ -201,9 +201,24 @@ async def replies_to(session: AsyncSession, inbox_id: int) -> list[Message]:
     return list(rows.scalars())
 
 
-async def mark_delivered_in_band(session: AsyncSession, message_ids: list[int]) -> None:
-    if message_ids:
-        await session.execute(update(Message).where(Message.id.in_(message_ids)).values(delivery_status="sent"))
+async def deliver_in_band(session: AsyncSession, inbox_id: int) -> list[Message]:
+    """The replies to a message answered in the response to its own request (Rasa's REST),
+    marked sent as they are read."""
+    if session.bind.dialect.name == "postgresql":
+        return sorted((await session.execute(
+            select(Message).from_statement(_DELIVER_IN_BAND).execution_options(populate_existing=True),
+            {"answered_inbox_id": inbox_id})).scalars(), key=lambda message: message.id)
+    replies = await replies_to(session, inbox_id)
+    if replies:
+        await session.execute(update(Message).where(Message.id.in_([r.id for r in replies]))
+                              .values(delivery_status="sent"))
+    return replies
+
+
+_DELIVER_IN_BAND = (update(Message.__table__)
+                    .where(Message.__table__.c.inbox_id == bindparam("answered_inbox_id"),
+                           Message.__table__.c.direction == "out")
+                    .values(delivery_status="sent").returning(*Message.__table__.columns))
 
 
 @dataclass(frozen=True)

@@ -45,9 +45,20 @@ async def accept(session: AsyncSession, messages: list[IncomingMessage], now: da
         }
         for n, m in enumerate(messages)
     ]
-    await session.execute(insert_ignoring_conflicts(session, InboxItem.__table__, rows))
+    statement = insert_ignoring_conflicts(session, InboxItem.__table__, rows)
+    new: dict[tuple[str, str], int] = {}
+    if session.bind.dialect.name == "postgresql":
+        # The rows stored now come back with their ids; only a redelivery needs a look-up.
+        inserted = await session.execute(statement.returning(InboxItem.id, InboxItem.channel,
+                                                             InboxItem.platform_message_id))
+        new = {(row.channel, row.platform_message_id): row.id for row in inserted}
+    else:
+        await session.execute(statement)
     accepted = []
     for message in messages:
+        if (inbox_id := new.get((message.channel, message.message_id))) is not None:
+            accepted.append(Accepted(inbox_id, duplicate=False, status="pending"))
+            continue
         item = (
             await session.execute(
                 select(InboxItem.id, InboxItem.received_at, InboxItem.status).where(
