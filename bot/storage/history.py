@@ -31,13 +31,22 @@ async def customer_for(session: AsyncSession, channel: str, external_id: str, na
     return customer
 
 
-async def _customer_writing_as(session: AsyncSession, channel: str, sender_id: str) -> Customer | None:
+def _customer_writing_as_statement():
     # Two indexed look-ups in one statement (an OR of the two columns would scan the channel).
+    # Built once: building an ORM statement cost more CPU than running it.
+    channel, sender_id = bindparam("channel"), bindparam("sender_id")
     linked = (select(Customer.id).where(Customer.channel == channel, Customer.messaging_id == sender_id)
               .order_by(Customer.id.desc()).limit(1).scalar_subquery())
     own = select(Customer.id).where(Customer.channel == channel, Customer.external_id == sender_id).scalar_subquery()
-    return (await session.execute(select(Customer).where(Customer.id == func.coalesce(linked, own))
-                                  )).scalar_one_or_none()
+    return select(Customer).where(Customer.id == func.coalesce(linked, own))
+
+
+_CUSTOMER_WRITING_AS = _customer_writing_as_statement()
+
+
+async def _customer_writing_as(session: AsyncSession, channel: str, sender_id: str) -> Customer | None:
+    return (await session.execute(_CUSTOMER_WRITING_AS, {"channel": channel, "sender_id": sender_id})
+            ).scalar_one_or_none()
 
 
 async def link_messaging_id(session: AsyncSession, conversation_id: int, messaging_id: str) -> None:
@@ -58,18 +67,21 @@ def private_address(customer: Customer) -> str:
 async def open_conversation(session: AsyncSession, customer: Customer, channel: str,
                             now: datetime, *, lock: bool = False) -> Conversation:
     """The customer's current conversation; a new one when the last was closed."""
-    query = (select(Conversation)
-             .where(Conversation.customer_id == customer.id, Conversation.status.in_(OPEN_STATUSES))
-             .order_by(Conversation.id.desc()).limit(1))
-    if lock and session.bind.dialect.name == "postgresql":
-        query = query.with_for_update()
-    conversation = (await session.execute(query)).scalar_one_or_none()
+    query = _OPEN_CONVERSATION_LOCKED if lock and session.bind.dialect.name == "postgresql" else _OPEN_CONVERSATION
+    conversation = (await session.execute(query, {"customer_id": customer.id})).scalar_one_or_none()
     if conversation is None:
         conversation = Conversation(customer_id=customer.id, channel=channel, status="bot", priority=0,
                                     is_public=False, created_at=now, updated_at=now, last_message_at=now)
         session.add(conversation)
         await session.flush()
     return conversation
+
+
+_OPEN_CONVERSATION = (select(Conversation)
+                      .where(Conversation.customer_id == bindparam("customer_id"),
+                             Conversation.status.in_(OPEN_STATUSES))
+                      .order_by(Conversation.id.desc()).limit(1))
+_OPEN_CONVERSATION_LOCKED = _OPEN_CONVERSATION.with_for_update()
 
 
 async def find_conversation(session: AsyncSession, channel: str, external_id: str) -> Conversation | None:
@@ -148,30 +160,36 @@ async def record_replies(session: AsyncSession, conversation_id: int, inbox_id: 
     ids = []
     if with_ids:
         for row in rows:
-            ids.append((await session.execute(_MESSAGES.insert(), row)).inserted_primary_key[0])
+            ids.append((await session.execute(_INSERT_MESSAGE, row)).inserted_primary_key[0])
     else:
-        await session.execute(_MESSAGES.insert(), rows)
-    await session.execute(_CONVERSATIONS.update().where(_CONVERSATIONS.c.id == conversation_id)
-                          .values(last_message_at=now, updated_at=now))
+        await session.execute(_INSERT_MESSAGE, rows)
+    await session.execute(_CONVERSATION_TOUCHED, {"conversation": conversation_id, "touched_at": now})
     return ids
 
 
 async def record_understanding(session: AsyncSession, message_id: int, intent: str | None,
                                confidence: float | None, entities: list[dict[str, Any]]) -> None:
     """What the model made of a customer's message, kept on the message for the trainers."""
-    await session.execute(_MESSAGES.update().where(_MESSAGES.c.id == message_id)
-                          .values(intent=intent, confidence=confidence, entities=entities))
+    await session.execute(_UNDERSTOOD, {"message": message_id, "understood_intent": intent,
+                                        "understood_confidence": confidence, "understood_entities": entities})
 
 
 async def add_events(session: AsyncSession, conversation_id: int, events: list[tuple[str, dict[str, Any]]],
                      now: datetime) -> None:
     if events:
-        await session.execute(_EVENTS.insert(), [
+        await session.execute(_INSERT_EVENT, [
             {"conversation_id": conversation_id, "kind": kind, "data": data, "created_at": now}
             for kind, data in events])
 
 
-_MESSAGES, _CONVERSATIONS, _EVENTS = Message.__table__, Conversation.__table__, ConversationEvent.__table__
+_MESSAGES, _CONVERSATIONS = Message.__table__, Conversation.__table__
+_INSERT_MESSAGE, _INSERT_EVENT = _MESSAGES.insert(), ConversationEvent.__table__.insert()
+_CONVERSATION_TOUCHED = (_CONVERSATIONS.update().where(_CONVERSATIONS.c.id == bindparam("conversation"))
+                         .values(last_message_at=bindparam("touched_at", type_=_CONVERSATIONS.c.last_message_at.type),
+                                 updated_at=bindparam("touched_at", type_=_CONVERSATIONS.c.updated_at.type)))
+_UNDERSTOOD = (_MESSAGES.update().where(_MESSAGES.c.id == bindparam("message"))
+               .values(intent=bindparam("understood_intent"), confidence=bindparam("understood_confidence"),
+                       entities=bindparam("understood_entities", type_=_MESSAGES.c.entities.type)))
 
 
 async def last_from_customer(session: AsyncSession, conversation_id: int) -> Message | None:

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from bot.messages import IncomingMessage
-from bot.storage.dialect import insert_ignoring_conflicts, lock_skipping
+from bot.storage.dialect import insert_ignoring_conflicts
 from bot.storage.models import InboxItem
 
 UNFINISHED = ("pending", "processing")
@@ -146,10 +146,24 @@ class ClaimLost(Exception):
     """Another worker took this message over (our lease ran out): our work must not count."""
 
 
-def _still_ours(item: InboxItem):
-    # `attempts` is the claim's fencing token: every claim increments it, so a worker
-    # whose lease ran out and was taken over no longer matches.
-    return and_(InboxItem.id == item.id, InboxItem.status == "processing", InboxItem.attempts == item.attempts)
+def _fenced(*columns: str):
+    """An update of a claimed message that applies only while the claim is still ours,
+    built once. `attempts` is the claim's fencing token: every claim increments it, so a
+    worker whose lease ran out and was taken over no longer matches."""
+    inbox = InboxItem.__table__
+    return (inbox.update()
+            .where(inbox.c.id == bindparam("item_id"), inbox.c.status == "processing",
+                   inbox.c.attempts == bindparam("fence"))
+            .values(**{column: bindparam(f"new_{column}", type_=inbox.c[column].type) for column in columns}))
+
+
+_FINISH = _fenced("status", "processed_at", "lease_until", "error")
+_RELEASE = _fenced("lease_until", "error")
+_EXTEND = _fenced("lease_until")
+
+
+def _ours(item: InboxItem, **values) -> dict:
+    return {"item_id": item.id, "fence": item.attempts, **{f"new_{k}": v for k, v in values.items()}}
 
 
 async def finish(session: AsyncSession, item: InboxItem, now: datetime, status: str = "done",
@@ -159,30 +173,20 @@ async def finish(session: AsyncSession, item: InboxItem, now: datetime, status: 
     Raises ClaimLost otherwise, which rolls back the whole transaction (its replies too):
     that is what keeps "answered exactly once" when a slow worker is taken over.
     """
-    result = await session.execute(
-        update(InboxItem).where(_still_ours(item))
-        .values(status=status, processed_at=now, lease_until=None, error=error)
-        .execution_options(synchronize_session=False)
-    )
+    result = await session.execute(_FINISH, _ours(item, status=status, processed_at=now, lease_until=None,
+                                                  error=error))
     if result.rowcount != 1:
         raise ClaimLost(f"inbox message {item.id} was taken over by another worker")
 
 
 async def release(session: AsyncSession, item: InboxItem, error: str, retry_at: datetime) -> None:
     """Give a message back after a failure; it is retried when its short lease passes."""
-    await session.execute(
-        update(InboxItem).where(_still_ours(item))
-        .values(lease_until=retry_at, error=error)
-        .execution_options(synchronize_session=False)
-    )
+    await session.execute(_RELEASE, _ours(item, lease_until=retry_at, error=error))
 
 
 async def extend_lease(session: AsyncSession, item: InboxItem, until: datetime) -> bool:
     """Keep a claim alive while its message is being worked on; False if it was lost."""
-    result = await session.execute(
-        update(InboxItem).where(_still_ours(item)).values(lease_until=until)
-        .execution_options(synchronize_session=False)
-    )
+    result = await session.execute(_EXTEND, _ours(item, lease_until=until))
     return result.rowcount == 1
 
 
