@@ -7,6 +7,7 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
 from aiohttp import web
 
@@ -46,12 +47,15 @@ class Roles:
     worker: bool = True
     # Only safe when this is the sole worker (the embedded single-process mode).
     reclaim_on_start: bool = False
+    # The model in a child process (bot/engine_process.py) rather than a thread of this one.
+    engine_process: bool = False
 
 
 DB_KEY = web.AppKey("db", Database)
 BUS_KEY = web.AppKey("bus", object)
 SETTINGS_KEY = web.AppKey("settings", Settings)
-ENGINE_KEY = web.AppKey("engine", DialogueEngine)
+# A DialogueEngine, or an EngineProcess standing in for one.
+ENGINE_KEY = web.AppKey("engine", object)
 
 
 def create_app(settings: Settings, roles: Roles = Roles(), *, bus: Bus | None = None,
@@ -88,7 +92,7 @@ def create_app(settings: Settings, roles: Roles = Roles(), *, bus: Bus | None = 
     app.cleanup_ctx.append(database)
 
     if roles.worker:
-        app.cleanup_ctx.append(_worker_context(settings, db, bus, channels, clock))
+        app.cleanup_ctx.append(_worker_context(settings, roles, db, bus, channels, clock))
 
     if roles.web:
         templates = template_environment()
@@ -109,20 +113,18 @@ def create_app(settings: Settings, roles: Roles = Roles(), *, bus: Bus | None = 
     return app
 
 
-def _worker_context(settings: Settings, db: Database, bus: Bus, channels: dict[str, Channel],
+def _worker_context(settings: Settings, roles: Roles, db: Database, bus: Bus, channels: dict[str, Channel],
                     clock: Callable[[], datetime]):
     async def worker(app: web.Application) -> AsyncIterator[None]:
-        import actions
-
         model = serving_model(settings.models_dir, settings.model_path)
         if model is None:
             raise EngineError(f"no trained model in {settings.models_dir}: run `python -m bot train` first")
-        # The actions' database is used only on the engine's own event loop.
-        actions_db = Database(settings.database_url)
-        engine = DialogueEngine(
-            model, read_endpoints(settings.endpoints_file, endpoint_variables(settings)),
-            actions.build_actions(OrderRepository(actions_db)),
-        )
+        if roles.engine_process:
+            from bot.engine_process import EngineProcess
+
+            engine = EngineProcess(model, niceness=settings.worker_niceness)
+        else:
+            engine = build_engine(settings, model)
         await engine.start()
         app[ENGINE_KEY] = engine
         tasks = [
@@ -147,6 +149,18 @@ def _worker_context(settings: Settings, db: Database, bus: Bus, channels: dict[s
         await engine.stop()
 
     return worker
+
+
+def build_engine(settings: Settings, model: Path) -> DialogueEngine:
+    """The Rasa engine with the endpoints and the custom actions of these settings."""
+    import actions
+
+    # The actions' database is used only on the engine's own event loop.
+    actions_db = Database(settings.database_url)
+    return DialogueEngine(
+        model, read_endpoints(settings.endpoints_file, endpoint_variables(settings)),
+        actions.build_actions(OrderRepository(actions_db)),
+    )
 
 
 def _log_crash(task: asyncio.Task) -> None:

@@ -21,11 +21,14 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    logging.basicConfig(level=settings.log_level.upper(),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(settings.log_level)
+    return args.handler(settings, args)
+
+
+def configure_logging(level: str) -> None:
+    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for noisy in ("rasa", "tensorflow", "absl", "aiohttp.access", "apscheduler", "sanic", "pika", "aio_pika"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    return args.handler(settings, args)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -116,7 +119,8 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
     if settings.demo_orders:
         asyncio.run(_seed_demo(settings))
     first_admin = asyncio.run(_first_admin(settings)) if args.web and settings.console_first_admin else None
-    roles = Roles(web=args.web, worker=args.worker, reclaim_on_start=args.web and args.worker and settings.is_sqlite)
+    roles = Roles(web=args.web, worker=args.worker, reclaim_on_start=args.web and args.worker and settings.is_sqlite,
+                  engine_process=args.web and args.worker and settings.engine_process)
     app = create_app(settings, roles)
     if args.web:
         app.on_startup.append(lambda _: _print_urls(settings, first_admin))

@@ -108,6 +108,9 @@ class Settings:
     # Added to the CPU niceness of a `bot worker` process: when web and worker processes
     # share cores, the model's CPU work yields to accepting webhooks and serving agents.
     worker_niceness: int = 10
+    # `bot run` answers with the model in a process of its own (bot/engine_process.py), so
+    # the model and the service use two cores and webhooks are not held up by the model.
+    engine_process: bool = True
     inbox_lease_seconds: float = 60.0
     # Per sender (conversation), at acceptance: `sender_burst` messages at once, then this
     # many a minute (0: no limit). REST/web chat get 429 over it; platform webhooks are
@@ -170,6 +173,16 @@ class Settings:
         return _with_driver(self.database_url, SYNC_DRIVERS)
 
 
+def _tracker_file(database: str) -> str:
+    """On SQLite, Rasa's tracker has a file of its own beside the history's (assistant.db,
+    assistant-tracker.db): SQLite has one writer per file, and the model's process and the
+    service's waited for each other's writes (SQLite's waits are sleeps of up to 100 ms)."""
+    if not database or database == ":memory:":
+        return database
+    path = Path(database)
+    return str(path.with_name(f"{path.stem}-tracker{path.suffix}"))
+
+
 def _anchored_sqlite(url: str) -> str:
     """A relative SQLite path is relative to the project, not to wherever we were started."""
     scheme, _, path = url.partition(":///")
@@ -215,7 +228,7 @@ def endpoint_variables(settings: Settings, environ: Mapping[str, str] | None = N
         "TRACKER_DIALECT": database.get_backend_name(),
         "TRACKER_HOST": database.host or "",
         "TRACKER_PORT": str(database.port or ""),
-        "TRACKER_DB": database.database or "",
+        "TRACKER_DB": _tracker_file(database.database or "") if settings.is_sqlite else database.database or "",
         "TRACKER_USERNAME": database.username or "",
         "TRACKER_PASSWORD": database.password or "",
         "LOCK_STORE_TYPE": "in_memory",

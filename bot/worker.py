@@ -345,6 +345,8 @@ def is_outage(error: BaseException) -> str | None:
     while current is not None and id(current) not in seen:
         seen.add(id(current))
         module = type(current).__module__
+        if type(current).__name__ == "EngineUnavailable":
+            return "the dialogue engine"
         if module.startswith("redis") and type(current).__name__ in ("ConnectionError", "TimeoutError",
                                                                      "BusyLoadingError"):
             return "Redis"

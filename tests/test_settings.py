@@ -30,7 +30,7 @@ def test_a_bad_value_names_its_setting():
 def test_endpoints_for_sqlite_use_the_same_database_and_in_memory_locks():
     settings = Settings.from_mapping({"DATABASE_URL": "sqlite+aiosqlite:////tmp/x.db"})
     endpoints = read_endpoints(PROJECT_DIR / "endpoints.yml", endpoint_variables(settings))
-    assert endpoints["tracker_store"] == {"type": "SQL", "dialect": "sqlite", "db": "/tmp/x.db"}
+    assert endpoints["tracker_store"] == {"type": "SQL", "dialect": "sqlite", "db": "/tmp/x-tracker.db"}
     assert endpoints["lock_store"]["type"] == "in_memory"
     assert "event_broker" not in endpoints and "action_endpoint" not in endpoints
 
@@ -107,6 +107,11 @@ def test_the_tracker_store_reads_a_driverless_postgres_url():
     variables = endpoint_variables(settings)
     assert (variables["TRACKER_DIALECT"], variables["TRACKER_HOST"], variables["TRACKER_DB"]) == (
         "postgresql", "db.internal", "assistant")
+
+
+def test_on_sqlite_the_tracker_has_a_file_of_its_own_beside_the_history():
+    variables = endpoint_variables(Settings.from_mapping({"DATABASE_URL": "sqlite:////srv/bot/assistant.db"}))
+    assert (variables["TRACKER_DIALECT"], variables["TRACKER_DB"]) == ("sqlite", "/srv/bot/assistant-tracker.db")
 
 
 async def test_a_driverless_url_opens_the_database_through_both_engines(database_url):
