@@ -101,8 +101,12 @@ class EngineProcess:
                                    "message_id": message_id, "metadata": metadata or {}})
         return turn_from_json(answer)
 
+    @property
+    def _running(self) -> bool:
+        return self._process is not None and self._process.returncode is None and not self._writer.is_closing()
+
     async def _call(self, request: dict[str, Any]) -> Any:
-        if self._process is None or self._process.returncode is not None or self._writer.is_closing():
+        if not self._running:
             await self._restart()
         request_id = next(self._ids)
         answer = asyncio.get_running_loop().create_future()
@@ -112,7 +116,7 @@ class EngineProcess:
 
     async def _restart(self) -> None:
         async with self._starting:
-            if self._process is not None and self._process.returncode is None and not self._writer.is_closing():
+            if self._running:
                 return  # another request started it meanwhile
             if self._stopping:
                 raise EngineUnavailable("the dialogue engine is stopping")

@@ -17,6 +17,7 @@ from typing import Protocol
 from bot import handoff
 from bot.bus import CONSOLE_TOPIC, INBOX_TOPIC, OUTBOX_TOPIC, Bus, customer_topic, processed_topic
 from bot.engine import Turn
+from bot.engine_process import EngineUnavailable
 from bot.messages import IncomingMessage, OutgoingMessage, utcnow
 from bot import public
 from bot.business_hours import handoff_notice, parse as parse_business_hours
@@ -109,13 +110,6 @@ class DialogueWorker:
     async def _claim(self, limit: int) -> list[InboxItem]:
         async with self.db.session() as session:
             return await inbox.claim(session, self.clock(), self.settings.inbox_lease_seconds, limit)
-
-    async def process_next(self) -> bool:
-        """Claim one message and process it; False when none was waiting."""
-        items = await self._claim(1)
-        for item in items:
-            await self._work(item)
-        return bool(items)
 
     async def _work(self, item: InboxItem) -> None:
         keeper = asyncio.create_task(self._keep_claim(item), name=f"lease-{item.id}")
@@ -345,7 +339,7 @@ def is_outage(error: BaseException) -> str | None:
     while current is not None and id(current) not in seen:
         seen.add(id(current))
         module = type(current).__module__
-        if type(current).__name__ == "EngineUnavailable":
+        if isinstance(current, EngineUnavailable):
             return "the dialogue engine"
         if module.startswith("redis") and type(current).__name__ in ("ConnectionError", "TimeoutError",
                                                                      "BusyLoadingError"):

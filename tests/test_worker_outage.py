@@ -6,6 +6,8 @@ import pytest
 import redis.exceptions
 import sqlalchemy.exc
 
+from bot.engine import EngineError
+from bot.engine_process import EngineUnavailable
 from bot.worker import is_outage
 
 
@@ -25,6 +27,8 @@ def raised_from(cause: BaseException) -> BaseException:
     (sqlalchemy.exc.TimeoutError("QueuePool limit reached"), "the database"),
     (ConnectionRefusedError(111, "Connect call failed"), "a service (network)"),
     (asyncio.TimeoutError(), "a service (network)"),
+    (EngineUnavailable("the dialogue engine process stopped"), "the dialogue engine"),
+    (EngineError("ValueError: a turn that failed"), None),
     (ValueError("a bug"), None),
     (raised_from(KeyError("slot")), None),
 ])
