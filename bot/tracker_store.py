@@ -24,6 +24,8 @@ from rasa.shared.core.events import SessionStarted, deserialise_events
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
 
+from bot.storage.database import sqlite_pragmas
+
 DEFAULT_CACHE_SIZE = 2000
 
 
@@ -39,9 +41,11 @@ class CachingSQLTrackerStore(SQLTrackerStore):
         super().__init__(*args, **kwargs)
         if self.engine.dialect.name == "sqlite":
             # Rasa opens a new SQLite connection per query and fails after 5 s of a busy
-            # database; a small pool and the service's own busy timeout instead.
+            # database; a small pool and the service's own busy timeout instead, and the
+            # service's WAL journal (Rasa's default journal synced the disk twice per save).
             self.engine = sa.create_engine(self.engine.url, poolclass=sa.pool.QueuePool, pool_size=4,
                                            max_overflow=4, connect_args={"timeout": 30})
+            sa.event.listen(self.engine, "connect", sqlite_pragmas)
             self.sessionmaker = sa.orm.session.sessionmaker(bind=self.engine)
         self._cache: OrderedDict[str, _Cached] = OrderedDict()
         self._cache_size = cache_size

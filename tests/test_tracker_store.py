@@ -117,3 +117,15 @@ async def test_the_event_broker_gets_each_new_event_once(tmp_path, turns):
         await tracker_store.save(tracker)
     assert [e["event"] for e in broker.published] == ["action"] + ["user", "action"] * turns
     assert {e["sender_id"] for e in broker.published} == {"erin"}
+
+
+async def test_the_sqlite_file_is_kept_in_wal_mode(tmp_path):
+    """Rasa's default journal synced the disk twice per save; WAL with synchronous=NORMAL
+    syncs at checkpoints, as the service's own database does."""
+    tracker_store = store(tmp_path / "tracker.db")
+    tracker = await tracker_store.get_or_create_tracker("alice")
+    tracker.update(said("hello", "greet"))
+    await tracker_store.save(tracker)
+    with tracker_store.engine.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -10,6 +12,8 @@ from sqlalchemy import event, exc
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
 from sqlalchemy.orm import sessionmaker
 from sqlalchemy.pool import AsyncAdaptedQueuePool
+
+from bot.storage.sqlite_inline import connect_inline
 
 
 class Database:
@@ -21,9 +25,13 @@ class Database:
             # One writer at a time on SQLite: wait for the lock instead of failing.
             options["connect_args"] = {"timeout": 30}
             if ":memory:" not in url:
-                # SQLAlchemy 1.4 opens a new SQLite connection (a thread and the pragmas
-                # below) for every transaction unless told to keep a pool of them.
-                options.update(poolclass=AsyncAdaptedQueuePool, pool_size=8, max_overflow=8, pool_timeout=30)
+                # One connection, kept (SQLAlchemy 1.4 would open one, with the pragmas
+                # below, for every transaction). SQLite has one writer at a time anyway;
+                # with several connections, a transaction that found the file locked
+                # slept in SQLite's busy handler (1, 2, 5 ... 100 ms) while the lock was
+                # long free. With one, transactions queue on the pool and the next
+                # starts the moment the last ends (docs/performance.md).
+                options.update(poolclass=AsyncAdaptedQueuePool, pool_size=1, max_overflow=0, pool_timeout=30)
         else:
             # When the server is away, fail fast (the webhook answers 503 and the platform
             # retries) instead of holding the request: a connect attempt gives up after
@@ -32,17 +40,31 @@ class Database:
                            pool_recycle=1800, connect_args={"timeout": 5})
         self.engine: AsyncEngine = create_async_engine(url, **options)
         if self.is_sqlite:
-            event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+            event.listen(self.engine.sync_engine, "connect", sqlite_pragmas)
+            connect_inline(self.engine)
         else:
             _ping_connections_left_idle(self.engine)
         self._sessions = sessionmaker(self.engine, class_=AsyncSession, expire_on_commit=False)
+        # The task holding the one SQLite connection, to refuse a second session in it
+        # (which would wait for itself) at once instead of after pool_timeout.
+        self._holder: contextvars.ContextVar[asyncio.Task | None] = contextvars.ContextVar("holder", default=None)
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
         """A session in a transaction, committed on success and rolled back on error."""
-        async with self._sessions() as session:
-            async with session.begin():
-                yield session
+        if self.is_sqlite:
+            task = asyncio.current_task()
+            if task is not None and self._holder.get() is task:
+                raise RuntimeError("a second database session in a task that holds one: on SQLite "
+                                   "there is one connection, so it would wait for itself")
+            token = self._holder.set(task)
+        try:
+            async with self._sessions() as session:
+                async with session.begin():
+                    yield session
+        finally:
+            if self.is_sqlite:
+                self._holder.reset(token)
 
     async def close(self) -> None:
         await self.engine.dispose()
@@ -78,7 +100,7 @@ def _ping_connections_left_idle(engine: AsyncEngine) -> None:
             raise exc.DisconnectionError("the pooled connection was closed by the server")
 
 
-def _sqlite_pragmas(dbapi_connection, _record) -> None:
+def sqlite_pragmas(dbapi_connection, _record) -> None:
     # WAL lets readers (console, REST waiters) run while the worker writes.
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
