@@ -12,6 +12,7 @@ from sqlalchemy import event, exc
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
 from sqlalchemy.orm import sessionmaker
 from sqlalchemy.pool import AsyncAdaptedQueuePool
+from sqlalchemy.util import queue as sqla_queue
 
 from bot.storage.sqlite_inline import connect_inline
 
@@ -31,7 +32,7 @@ class Database:
                 # slept in SQLite's busy handler (1, 2, 5 ... 100 ms) while the lock was
                 # long free. With one, transactions queue on the pool and the next
                 # starts the moment the last ends (docs/performance.md).
-                options.update(poolclass=AsyncAdaptedQueuePool, pool_size=1, max_overflow=0, pool_timeout=30)
+                options.update(poolclass=_OneConnectionPool, pool_size=1, max_overflow=0, pool_timeout=30)
         else:
             # When the server is away, fail fast (the webhook answers 503 and the platform
             # retries) instead of holding the request: a connect attempt gives up after
@@ -45,6 +46,8 @@ class Database:
         else:
             _ping_connections_left_idle(self.engine)
         self._sessions = sessionmaker(self.engine, class_=AsyncSession, expire_on_commit=False)
+        self._autocommit_sessions = sessionmaker(self.engine.execution_options(isolation_level="AUTOCOMMIT"),
+                                                 class_=AsyncSession, expire_on_commit=False)
         # The task holding the one SQLite connection, to refuse a second session in it
         # (which would wait for itself) at once instead of after pool_timeout.
         self._holder: contextvars.ContextVar[asyncio.Task | None] = contextvars.ContextVar("holder", default=None)
@@ -52,22 +55,71 @@ class Database:
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
         """A session in a transaction, committed on success and rolled back on error."""
-        if self.is_sqlite:
-            task = asyncio.current_task()
-            if task is not None and self._holder.get() is task:
-                raise RuntimeError("a second database session in a task that holds one: on SQLite "
-                                   "there is one connection, so it would wait for itself")
-            token = self._holder.set(task)
-        try:
+        if not self.is_sqlite:
             async with self._sessions() as session:
                 async with session.begin():
                     yield session
+            return
+        task = asyncio.current_task()
+        if task is not None and self._holder.get() is task:
+            raise RuntimeError("a second database session in a task that holds one: on SQLite "
+                               "there is one connection, so it would wait for itself")
+        token = self._holder.set(task)
+        session = self._sessions()
+        try:
+            async with session.begin():
+                yield session
         finally:
-            if self.is_sqlite:
-                self._holder.reset(token)
+            # Closed here and now, which gives the connection back: SQLAlchemy's own exit
+            # closes in a task of its own, turns of the loop later, and on SQLite every
+            # other transaction waits for this one connection meanwhile. (That task guards
+            # a close a cancellation could interrupt; closing an SQLite session never waits.)
+            await session.close()
+            self._holder.reset(token)
+
+    @asynccontextmanager
+    async def statements(self) -> AsyncIterator[AsyncSession]:
+        """A session whose statements each commit on their own, for work that is one
+        statement (an insert of many rows is one) or only reads.
+
+        On PostgreSQL a transaction is three round trips (BEGIN, the statement, COMMIT),
+        each a wait for the server's process to be scheduled, and acknowledging a webhook
+        waits for all of them; here it is one. On SQLite, where a statement is a function
+        call, it is session()."""
+        if self.is_sqlite:
+            async with self.session() as session:
+                yield session
+            return
+        async with self._autocommit_sessions() as session:
+            yield session
 
     async def close(self) -> None:
         await self.engine.dispose()
+
+
+class _OneConnectionPool(AsyncAdaptedQueuePool):
+    """Hands out the free connection without a turn of the event loop.
+
+    SQLAlchemy's pool waits for its connection through asyncio.wait_for, a new task that
+    runs at the loop's next turn even when the connection is free; under load a turn is
+    milliseconds, and every acknowledgement paid it. While others wait, a newcomer
+    queues behind them, so nobody is overtaken."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._waiting = 0
+
+    def _do_get(self):
+        if self._waiting == 0:
+            try:
+                return self._pool.get(False)
+            except sqla_queue.Empty:
+                pass
+        self._waiting += 1
+        try:
+            return super()._do_get()
+        finally:
+            self._waiting -= 1
 
 
 # A connection unused for this long is checked with a round trip before it is handed out.

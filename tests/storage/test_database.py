@@ -56,3 +56,26 @@ async def test_connections_in_constant_use_are_not_pinged(proxied_postgres):
     finally:
         await db.close()
     assert len(pings) == 1  # the new connection's first checkout only
+
+
+async def test_statements_commit_each_on_its_own_on_postgres():
+    """Database.statements(): an insert is visible to others before the block ends (no
+    BEGIN/COMMIT round trips around it); the pool's connections go back to transactions."""
+    with fresh_postgres_database() as url:
+        db, other = Database(url), Database(url)
+        try:
+            async with db.session() as session:
+                await session.execute(text("CREATE TABLE seen (n INTEGER)"))
+            async with db.statements() as session:
+                await session.execute(text("INSERT INTO seen VALUES (1)"))
+                async with other.session() as elsewhere:
+                    assert (await elsewhere.execute(text("SELECT count(*) FROM seen"))).scalar_one() == 1
+            with pytest.raises(RuntimeError):
+                async with db.session() as session:  # a transaction again: rolled back whole
+                    await session.execute(text("INSERT INTO seen VALUES (2)"))
+                    raise RuntimeError("undone")
+            async with other.session() as elsewhere:
+                assert (await elsewhere.execute(text("SELECT count(*) FROM seen"))).scalar_one() == 1
+        finally:
+            await db.close()
+            await other.close()

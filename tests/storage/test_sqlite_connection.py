@@ -70,3 +70,36 @@ async def test_another_process_write_lock_is_waited_for(db, tmp_path):
     async with db.session() as session:
         assert (await session.execute(text("SELECT n FROM counter"))).scalar_one() == 101
     other.close()
+
+
+async def test_a_free_connection_is_had_without_a_turn_of_the_event_loop(db):
+    """Nothing else runs between asking for the free connection and having it (SQLAlchemy's
+    pool waited for a loop turn, milliseconds under load); a queue is still served in order."""
+    turns = 0
+
+    async def count_turns() -> None:
+        nonlocal turns
+        while True:
+            await asyncio.sleep(0)
+            turns += 1
+
+    counter = asyncio.create_task(count_turns())
+    await asyncio.sleep(0)
+    try:
+        before = turns
+        async with db.session() as session:
+            await session.execute(text("SELECT n FROM counter"))
+        assert turns == before
+    finally:
+        counter.cancel()
+
+    order: list[int] = []
+
+    async def take(n: int) -> None:
+        async with db.session() as session:
+            await session.execute(text("SELECT n FROM counter"))
+            order.append(n)
+            await asyncio.sleep(0.01)
+
+    await asyncio.gather(*(take(n) for n in range(5)))
+    assert order == [0, 1, 2, 3, 4]
