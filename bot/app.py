@@ -16,6 +16,7 @@ from bot.console import mount_console
 from bot.engine import DialogueEngine, EngineError, read_endpoints
 from bot.http import HttpClient
 from bot.inbox import Inbox
+from bot.memory import freeze_long_lived
 from bot.messages import utcnow
 from bot.outbox import OutboxSender
 from bot.ratelimit import RateLimiter
@@ -110,7 +111,13 @@ def create_app(settings: Settings, roles: Roles = Roles(), *, bus: Bus | None = 
                       serving=lambda: engine.model_name if (engine := app.get(ENGINE_KEY)) else None)
         app.router.add_static("/static", STATIC_DIR)
     app.router.add_get("/health", _health(settings, roles, channels))
+    # After the contexts above have started (the model is loaded by then).
+    app.on_startup.append(_freeze_long_lived)
     return app
+
+
+async def _freeze_long_lived(_app: web.Application) -> None:
+    freeze_long_lived()
 
 
 def _worker_context(settings: Settings, roles: Roles, db: Database, bus: Bus, channels: dict[str, Channel],

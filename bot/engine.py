@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from bot import policy_shortcut
+from bot.memory import thaw_for_model_swap
 from bot.messages import Button
 
 logger = logging.getLogger(__name__)
@@ -134,6 +135,7 @@ class DialogueEngine:
             raise EngineError("the dialogue engine is not started")
         agent = await self._thread.call(self._load(model_path, previous=self._agent))
         await self._thread.call(self._install(agent, model_path))
+        thaw_for_model_swap()
         logger.info("dialogue model %s loaded; now answering with it", model_path.name)
 
     async def _install(self, agent: Any, model_path: Path) -> None:

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.engine import EngineError, Reply, Turn
+from bot.memory import freeze_long_lived
 from bot.messages import Button
 
 logger = logging.getLogger(__name__)
@@ -177,6 +178,7 @@ async def _serve(fd: int, model_path: Path) -> None:
         send({"id": 0, "error": f"{type(error).__name__}: {error}"})
         await writer.drain()
         raise
+    freeze_long_lived()
     send({"id": 0, "result": engine.model_name})
 
     async def answer(request: dict[str, Any]) -> None:
