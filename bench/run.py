@@ -347,7 +347,7 @@ def render(results: dict, model: Path, seconds: float) -> str:
                 "p99 < 50"),
         measure(f"agent takes the next of {WAITING:,} waiting conversations (one transaction)",
                 claims.get("agents"), "< 10"),
-        measure(f"dialogue worker claims the next of {WAITING:,} waiting messages (one transaction)",
+        measure(f"dialogue worker claims the next of {WAITING:,} waiting messages (one statement)",
                 claims.get("workers"), "< 10"),
         "",
         "Bare Rasa answers inside the webhook request, so its acknowledgement is its answer: "

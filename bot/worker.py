@@ -108,7 +108,8 @@ class DialogueWorker:
                     woken.cancel()
 
     async def _claim(self, limit: int) -> list[InboxItem]:
-        async with self.db.session() as session:
+        # One statement on PostgreSQL, so no transaction around it; on SQLite a transaction.
+        async with self.db.statements() as session:
             return await inbox.claim(session, self.clock(), self.settings.inbox_lease_seconds, limit)
 
     async def _work(self, item: InboxItem) -> None:

@@ -91,12 +91,12 @@ def _claim_statements():
     taken = dict(status="processing", lease_until=until, attempts=InboxItem.attempts + 1)
     # PostgreSQL: one statement. Rows another worker is claiming are skipped, not waited
     # for, and the claimed rows come back with the update.
-    claim_locked = (
+    claim_locked = select(InboxItem).from_statement(
         update(InboxItem)
         .where(InboxItem.id.in_(candidates.with_for_update(skip_locked=True).scalar_subquery()))
         .values(**taken)
         .returning(*InboxItem.__table__.columns)
-    )
+    ).execution_options(populate_existing=True)
     # SQLite serialises writers but a candidate read before the write lock may be gone by
     # then: each is claimed by a conditional update, and exactly one claimer sees rowcount 1.
     claim_one = (
@@ -121,9 +121,7 @@ async def claim(session: AsyncSession, now: datetime, lease_seconds: float, limi
     """
     values = {"now": now, "limit": limit, "claimed_until": now + timedelta(seconds=lease_seconds)}
     if session.bind.dialect.name == "postgresql":
-        rows = (await session.execute(
-            select(InboxItem).from_statement(_CLAIM_LOCKED).execution_options(populate_existing=True), values
-        )).scalars().all()
+        rows = (await session.execute(_CLAIM_LOCKED, values)).scalars().all()
         return sorted(rows, key=lambda item: item.id)
     claimed = []
     for candidate_id in (await session.execute(_CANDIDATES, values)).scalars().all():
