@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.handoff import check_transition
-from bot.storage.history import add_event
+from bot.storage.history import add_event, add_events
 from bot.storage.models import Conversation, Customer, Message
 
 
@@ -88,34 +88,43 @@ async def claim_next_waiting(session: AsyncSession, agent: str, now: datetime) -
     agents taking at the same moment get different conversations instead of queueing
     behind one another. SQLite serialises writers, so a read and a conditional update do.
     """
-    from sqlalchemy import update
-
-    next_waiting = (select(Conversation.id).where(Conversation.status == "queued")
-                    .order_by(Conversation.priority.desc(), Conversation.queued_at.asc(), Conversation.id.asc())
-                    .limit(1))
-    assign = dict(status="assigned", assigned_agent=agent, assigned_at=now, updated_at=now)
+    values = {"agent": agent, "now": now}
     conversation_id = None
     if session.bind.dialect.name == "postgresql":
-        conversation_id = (await session.execute(
-            update(Conversation)
-            .where(Conversation.id == next_waiting.with_for_update(skip_locked=True).scalar_subquery())
-            .values(**assign).returning(Conversation.id)
-            .execution_options(synchronize_session=False)
-        )).scalar_one_or_none()
+        conversation_id = (await session.execute(_TAKE_NEXT_LOCKED, values)).scalar_one_or_none()
     else:
         for _ in range(3):
-            candidate = (await session.execute(next_waiting)).scalar_one_or_none()
+            candidate = (await session.execute(_NEXT_WAITING)).scalar_one_or_none()
             if candidate is None:
                 break
-            taken = await session.execute(
-                update(Conversation).where(Conversation.id == candidate, Conversation.status == "queued")
-                .values(**assign).execution_options(synchronize_session=False))
-            if taken.rowcount == 1:
+            if (await session.execute(_TAKE_IF_WAITING, {**values, "candidate": candidate})).rowcount == 1:
                 conversation_id = candidate
                 break
     if conversation_id is not None:
-        await add_event(session, conversation_id, "claimed", {"agent": agent}, now)
+        await add_events(session, conversation_id, [("claimed", {"agent": agent})], now)
     return conversation_id
+
+
+def _take_next_statements():
+    """Built once, values as parameters: building them on every claim made SQLAlchemy
+    compute each one's cache key, which cost more than running it."""
+    conversations = Conversation.__table__
+    next_waiting = (select(conversations.c.id).where(conversations.c.status == "queued")
+                    .order_by(conversations.c.priority.desc(), conversations.c.queued_at.asc(),
+                              conversations.c.id.asc())
+                    .limit(1))
+    now = bindparam("now", type_=conversations.c.assigned_at.type)
+    assign = dict(status="assigned", assigned_agent=bindparam("agent"), assigned_at=now, updated_at=now)
+    take_locked = (conversations.update()
+                   .where(conversations.c.id == next_waiting.with_for_update(skip_locked=True).scalar_subquery())
+                   .values(**assign).returning(conversations.c.id))
+    take_if_waiting = (conversations.update()
+                       .where(conversations.c.id == bindparam("candidate"), conversations.c.status == "queued")
+                       .values(**assign))
+    return next_waiting, take_locked, take_if_waiting
+
+
+_NEXT_WAITING, _TAKE_NEXT_LOCKED, _TAKE_IF_WAITING = _take_next_statements()
 
 
 class ClaimLost(Exception):
