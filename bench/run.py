@@ -126,7 +126,8 @@ async def post_dm(http: aiohttp.ClientSession, url: str, sender: str, message_id
 async def ack_while_saturated(service_url: str, count: int = 300) -> dict:
     """Signed X webhooks acknowledged while the closed-loop REST load keeps the model busy."""
     rest = f"{service_url}/webhooks/rest/webhook"
-    load = asyncio.create_task(closed_loop(rest, SENDERS, MESSAGES_EACH))
+    # Four times the measured load, so that it lasts as long as the acknowledgements do.
+    load = asyncio.create_task(closed_loop(rest, SENDERS, MESSAGES_EACH * 4))
     await asyncio.sleep(3)  # let the load fill the workers
     latencies, run = [], uuid.uuid4().hex[:6]
     async with aiohttp.ClientSession() as http:
