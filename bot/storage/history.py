@@ -223,9 +223,8 @@ async def deliver_in_band(session: AsyncSession, inbox_id: int) -> list[Message]
     """The replies to a message answered in the response to its own request (Rasa's REST),
     marked sent as they are read."""
     if session.bind.dialect.name == "postgresql":
-        return sorted((await session.execute(
-            select(Message).from_statement(_DELIVER_IN_BAND).execution_options(populate_existing=True),
-            {"answered_inbox_id": inbox_id})).scalars(), key=lambda message: message.id)
+        return sorted((await session.execute(_DELIVER_IN_BAND, {"answered_inbox_id": inbox_id})).scalars(),
+                      key=lambda message: message.id)
     replies = await replies_to(session, inbox_id)
     if replies:
         await session.execute(update(Message).where(Message.id.in_([r.id for r in replies]))
@@ -233,10 +232,13 @@ async def deliver_in_band(session: AsyncSession, inbox_id: int) -> list[Message]
     return replies
 
 
-_DELIVER_IN_BAND = (update(Message.__table__)
-                    .where(Message.__table__.c.inbox_id == bindparam("answered_inbox_id"),
-                           Message.__table__.c.direction == "out")
-                    .values(delivery_status="sent").returning(*Message.__table__.columns))
+# The ORM wrapper is built once too: a new one per call made SQLAlchemy hash the whole
+# UPDATE again each time.
+_DELIVER_IN_BAND = select(Message).from_statement(
+    update(Message.__table__)
+    .where(Message.__table__.c.inbox_id == bindparam("answered_inbox_id"), Message.__table__.c.direction == "out")
+    .values(delivery_status="sent").returning(*Message.__table__.columns)
+).execution_options(populate_existing=True)
 
 
 @dataclass(frozen=True)
