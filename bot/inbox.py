@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 from datetime import datetime, timedelta
 
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -48,7 +49,7 @@ class Inbox:
         self.clock = clock
         self.poll_interval = poll_interval
         self.limiter = limiter
-        self._late: set[asyncio.Task] = set()
+        self._background: set[asyncio.Task] = set()
 
     async def accept(self, messages: list[IncomingMessage], *, refuse_over_rate: bool = False) -> list[Accepted]:
         """Commit the messages; the caller acknowledges only after this returns.
@@ -76,7 +77,10 @@ class Inbox:
             logger.error("could not store %d incoming message(s): %s", len(messages), error)
             raise StorageUnavailable(str(error)) from error
         if any(not a.duplicate for a in accepted):
-            await self.bus.publish(INBOX_TOPIC, {"count": len(accepted)})
+            # The workers' wake-up is sent, not waited for: the messages are safe once
+            # committed, a lost notice only leaves them to the next poll, and the platform's
+            # acknowledgement no longer waits for a round trip to Redis.
+            self._in_background(self.bus.publish(INBOX_TOPIC, {"count": len(accepted)}), "inbox-notice")
         return accepted
 
     async def record_statuses(self, updates: list[StatusUpdate]) -> int:
@@ -87,10 +91,13 @@ class Inbox:
         matched = await self._apply(updates)
         unmatched = [u for u, hit in zip(updates, matched) if not hit]
         if unmatched:
-            task = asyncio.create_task(self._apply_later(unmatched), name="late-receipts")
-            self._late.add(task)
-            task.add_done_callback(self._late.discard)
+            self._in_background(self._apply_later(unmatched), "late-receipts")
         return sum(matched)
+
+    def _in_background(self, work: Coroutine[Any, Any, None], name: str) -> None:
+        task = asyncio.create_task(work, name=name)
+        self._background.add(task)  # a task nobody refers to can be collected mid-flight
+        task.add_done_callback(self._background.discard)
 
     async def _apply(self, updates: list[StatusUpdate]) -> list[bool]:
         if not updates:

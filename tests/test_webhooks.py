@@ -3,12 +3,13 @@ large one, because one platform delivery may batch hundreds of updates."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from bot.bus import LocalBus
+from bot.bus import INBOX_TOPIC, LocalBus
 from bot.inbox import Inbox
 from bot.settings import Settings
 from bot.storage import inbox as inbox_store
@@ -53,3 +54,32 @@ async def test_a_platform_batch_above_the_rest_limit_is_accepted_whole_and_rest_
         huge = b"{" + b" " * (settings.platform_max_body_bytes + 1) + b"}"
         refused = await client.post("/webhooks/whatsapp/webhook", data=huge, headers=signed(huge))
         assert refused.status == 413
+
+
+class StalledBus(LocalBus):
+    """A bus whose notices hang until released, as Redis's do when it is slow or away."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = asyncio.Event()
+
+    async def publish(self, topic: str, data: dict) -> None:
+        await self.release.wait()
+        await super().publish(topic, data)
+
+
+async def test_the_acknowledgement_does_not_wait_for_the_workers_notice(db):
+    bus = StalledBus()
+    inbox = Inbox(db, bus)
+    app = web.Application()
+    app.router.add_routes(channel_routes(channel_for(), inbox, Settings().platform_max_body_bytes))
+    body = payload("whatsapp", "text")
+    async with bus.subscribe(INBOX_TOPIC) as notices, TestClient(TestServer(app)) as client:
+        acknowledged = await asyncio.wait_for(
+            client.post("/webhooks/whatsapp/webhook", data=body, headers=signed(body)), 5)
+        assert acknowledged.status == 200
+        async with db.session() as session:
+            assert await inbox_store.count_unfinished(session) == 1
+        assert await notices.get(timeout=0.05) is None  # still held by the bus
+        bus.release.set()
+        assert await notices.get(timeout=5) == {"count": 1}
