@@ -126,10 +126,18 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
         app.on_startup.append(lambda _: _print_urls(settings, first_admin))
         app.on_shutdown.append(_print_stopping)
     web.run_app(app, host=settings.host, port=settings.port, print=None, access_log=None,
-                shutdown_timeout=5)
+                shutdown_timeout=5, loop=new_event_loop(settings.uvloop))
     if args.web:
         print("  Stopped. Messages accepted but not yet answered are answered after the next start.", flush=True)
     return 0
+
+
+def new_event_loop(use_uvloop: bool) -> asyncio.AbstractEventLoop:
+    if use_uvloop:
+        import uvloop
+
+        return uvloop.new_event_loop()
+    return asyncio.new_event_loop()
 
 
 async def _seed_demo(settings: Settings) -> None:

@@ -111,6 +111,9 @@ class Settings:
     # `bot run` answers with the model in a process of its own (bot/engine_process.py), so
     # the model and the service use two cores and webhooks are not held up by the model.
     engine_process: bool = True
+    # The service's event loop is uvloop's (libuv): its socket and timer work costs less
+    # CPU than asyncio's own loop, and the webhooks' acknowledgements wait less behind it.
+    uvloop: bool = True
     inbox_lease_seconds: float = 60.0
     # Per sender (conversation), at acceptance: `sender_burst` messages at once, then this
     # many a minute (0: no limit). REST/web chat get 429 over it; platform webhooks are

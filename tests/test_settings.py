@@ -136,3 +136,20 @@ async def test_a_driverless_url_opens_the_database_through_both_engines(database
             assert connection.execute(text("SELECT 1")).scalar() == 1
     finally:
         engine.dispose()
+
+
+def test_the_service_runs_on_uvloop_unless_turned_off():
+    import asyncio
+
+    import uvloop
+
+    from bot.cli import new_event_loop
+
+    for settings, kind in ((Settings.from_mapping({}), uvloop.Loop),
+                           (Settings.from_mapping({"UVLOOP": "false"}), asyncio.BaseEventLoop)):
+        loop = new_event_loop(settings.uvloop)
+        try:
+            assert isinstance(loop, kind)
+            assert loop.run_until_complete(asyncio.sleep(0, "ran")) == "ran"
+        finally:
+            loop.close()
