@@ -5,18 +5,12 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, exists, or_, select, update
+from sqlalchemy import and_, bindparam, exists, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from bot.messages import OutgoingMessage
-from bot.storage.dialect import lock_skipping
 from bot.storage.models import Message, OutboxItem
-
-
-# Made once: building an alias copies every column of the table, which cost more CPU than
-# the claim's SQL when it was made on every claim.
-_EARLIER = aliased(OutboxItem)
 
 
 async def enqueue(session: AsyncSession, message: Message, outgoing: OutgoingMessage, now: datetime) -> OutboxItem:
@@ -40,14 +34,11 @@ def _row(message_id: int, conversation_id: int, outgoing: OutgoingMessage, now: 
                 idempotency_key=uuid.uuid4().hex, created_at=now)
 
 
-async def claim_due(session: AsyncSession, now: datetime, lease_seconds: float, limit: int,
-                    channels: tuple[str, ...] | None = None) -> list[OutboxItem]:
-    """Claim due sends, at most one per conversation, each the oldest unsent of its conversation.
-
-    A conversation's replies leave in the order they were written: a later reply waits
-    while an earlier one is still being retried.
-    """
-    earlier = _EARLIER
+def _claim_statements():
+    """The claim's statements, built once with their values as parameters: building them
+    (and the alias, a copy of every column) on every send cost more CPU than running them."""
+    earlier = aliased(OutboxItem)
+    now = bindparam("now", type_=OutboxItem.__table__.c.next_attempt_at.type)
     claimable = or_(
         and_(OutboxItem.status == "pending", OutboxItem.next_attempt_at <= now),
         and_(OutboxItem.status == "sending", OutboxItem.lease_until < now),
@@ -57,28 +48,43 @@ async def claim_due(session: AsyncSession, now: datetime, lease_seconds: float, 
         earlier.id < OutboxItem.id,
         earlier.status.in_(("pending", "sending")),
     )
-    query = select(OutboxItem.id, OutboxItem.status).where(claimable, ~blocked)
-    if channels is not None:
-        query = query.where(OutboxItem.channel.in_(channels))
-    candidates = (await session.execute(lock_skipping(session, query.order_by(OutboxItem.id).limit(limit)))).all()
+    candidates = (select(OutboxItem.id, OutboxItem.status).where(claimable, ~blocked)
+                  .order_by(OutboxItem.id).limit(bindparam("limit")))
+    # Each candidate is taken by a conditional update: of two senders that read it, exactly
+    # one sees rowcount 1. On PostgreSQL the rows another sender is taking are skipped.
+    claim_one = (
+        update(OutboxItem)
+        .where(OutboxItem.id == bindparam("candidate_id"), OutboxItem.status == bindparam("candidate_status"),
+               claimable)
+        .values(status="sending", lease_until=bindparam("claimed_until", type_=OutboxItem.__table__.c.lease_until.type),
+                attempts=OutboxItem.attempts + 1)
+        .execution_options(synchronize_session=False)
+    )
+    claimed = (select(OutboxItem).where(OutboxItem.id.in_(bindparam("ids", expanding=True)))
+               .order_by(OutboxItem.id).execution_options(populate_existing=True))
+    return candidates, candidates.with_for_update(skip_locked=True), claim_one, claimed
+
+
+_CANDIDATES, _CANDIDATES_LOCKED, _CLAIM_ONE, _CLAIMED = _claim_statements()
+
+
+async def claim_due(session: AsyncSession, now: datetime, lease_seconds: float, limit: int) -> list[OutboxItem]:
+    """Claim due sends, at most one per conversation, each the oldest unsent of its conversation.
+
+    A conversation's replies leave in the order they were written: a later reply waits
+    while an earlier one is still being retried.
+    """
+    values = {"now": now, "limit": limit, "claimed_until": now + timedelta(seconds=lease_seconds)}
+    candidates = _CANDIDATES_LOCKED if session.bind.dialect.name == "postgresql" else _CANDIDATES
     claimed_ids = []
-    for candidate in candidates:
-        result = await session.execute(
-            update(OutboxItem)
-            .where(OutboxItem.id == candidate.id, OutboxItem.status == candidate.status, claimable)
-            .values(status="sending", lease_until=now + timedelta(seconds=lease_seconds),
-                    attempts=OutboxItem.attempts + 1)
-            .execution_options(synchronize_session=False)
-        )
-        if result.rowcount == 1:
+    for candidate in (await session.execute(candidates, values)).all():
+        taken = await session.execute(_CLAIM_ONE, {**values, "candidate_id": candidate.id,
+                                                   "candidate_status": candidate.status})
+        if taken.rowcount == 1:
             claimed_ids.append(candidate.id)
     if not claimed_ids:
         return []
-    rows = await session.execute(
-        select(OutboxItem).where(OutboxItem.id.in_(claimed_ids)).order_by(OutboxItem.id)
-        .execution_options(populate_existing=True)
-    )
-    return list(rows.scalars())
+    return list((await session.execute(_CLAIMED, {"ids": claimed_ids})).scalars())
 
 
 async def mark_sent(session: AsyncSession, item: OutboxItem, platform_message_id: str | None, now: datetime) -> None:
