@@ -13,8 +13,8 @@ def insert_ignoring_conflicts(session: AsyncSession, table, values: list[dict]):
     return sqlite.insert(table).values(values).on_conflict_do_nothing()
 
 
-def lock_skipping(session: AsyncSession, statement):
-    """FOR UPDATE SKIP LOCKED where the database has row locks; SQLite serialises writers."""
-    if session.bind.dialect.name == "postgresql":
-        return statement.with_for_update(skip_locked=True)
-    return statement
+def insert_one_ignoring_conflicts(table, returning: tuple = ()) -> dict:
+    """The same for one row given as parameters, per dialect, built once: a statement with
+    its values inline (as above) is compiled again on every call."""
+    return {"postgresql": postgresql.insert(table).on_conflict_do_nothing().returning(*returning),
+            "sqlite": sqlite.insert(table).on_conflict_do_nothing()}

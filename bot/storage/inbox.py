@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from bot.messages import IncomingMessage
-from bot.storage.dialect import insert_ignoring_conflicts
+from bot.storage.dialect import insert_ignoring_conflicts, insert_one_ignoring_conflicts
 from bot.storage.models import InboxItem
 
 UNFINISHED = ("pending", "processing")
@@ -45,15 +45,8 @@ async def accept(session: AsyncSession, messages: list[IncomingMessage], now: da
         }
         for n, m in enumerate(messages)
     ]
-    statement = insert_ignoring_conflicts(session, InboxItem.__table__, rows)
-    new: dict[tuple[str, str], int] = {}
-    if session.bind.dialect.name == "postgresql":
-        # The rows stored now come back with their ids; only a redelivery needs a look-up.
-        inserted = await session.execute(statement.returning(InboxItem.id, InboxItem.channel,
-                                                             InboxItem.platform_message_id))
-        new = {(row.channel, row.platform_message_id): row.id for row in inserted}
-    else:
-        await session.execute(statement)
+    # The rows stored now come with their ids; only a redelivery needs a look-up.
+    new = await (_insert_one(session, rows[0]) if len(rows) == 1 else _insert_many(session, rows))
     accepted = []
     for message in messages:
         if (inbox_id := new.get((message.channel, message.message_id))) is not None:
@@ -70,6 +63,30 @@ async def accept(session: AsyncSession, messages: list[IncomingMessage], now: da
         # Our own insert carries `now`; anything else was stored by an earlier delivery.
         accepted.append(Accepted(item.id, duplicate=item.received_at != now, status=item.status))
     return accepted
+
+
+_INSERT_ONE = insert_one_ignoring_conflicts(InboxItem.__table__, (InboxItem.id,))
+
+
+async def _insert_one(session: AsyncSession, row: dict) -> dict[tuple[str, str], int]:
+    """Most deliveries carry one message: its insert is compiled once for all of them."""
+    dialect = session.bind.dialect.name
+    result = await session.execute(_INSERT_ONE[dialect], row)
+    if dialect == "postgresql":
+        ids = list(result.scalars())
+    else:  # no RETURNING in SQLAlchemy 1.4's SQLite dialect, but the row id of the insert
+        ids = [result.lastrowid] if result.rowcount == 1 else []
+    return {(row["channel"], row["platform_message_id"]): inbox_id for inbox_id in ids}
+
+
+async def _insert_many(session: AsyncSession, rows: list[dict]) -> dict[tuple[str, str], int]:
+    statement = insert_ignoring_conflicts(session, InboxItem.__table__, rows)
+    if session.bind.dialect.name != "postgresql":
+        await session.execute(statement)
+        return {}
+    inserted = await session.execute(statement.returning(InboxItem.id, InboxItem.channel,
+                                                         InboxItem.platform_message_id))
+    return {(row.channel, row.platform_message_id): row.id for row in inserted}
 
 
 def _claim_statements():

@@ -22,6 +22,24 @@ async def test_a_redelivered_message_is_stored_once(db):
     assert not first.duplicate and again.duplicate and again.inbox_id == first.inbox_id
 
 
+async def test_each_accepted_message_comes_back_with_its_own_rows_id(db):
+    from sqlalchemy import select
+
+    from bot.storage.models import InboxItem
+
+    ids = {}
+    for n in range(5):
+        async with db.statements() as session:
+            if n == 2:  # a redelivery between two new messages
+                (again,) = await inbox.accept(session, [msg("a", "m0")], utcnow())
+                assert again.duplicate
+            (accepted,) = await inbox.accept(session, [msg("a", f"m{n}")], utcnow())
+            ids[f"m{n}"] = accepted.inbox_id
+    async with db.session() as session:
+        stored = dict((await session.execute(select(InboxItem.platform_message_id, InboxItem.id))).all())
+    assert stored == ids
+
+
 async def test_a_batch_with_a_known_message_stores_only_the_new_ones(db):
     async with db.session() as session:
         await inbox.accept(session, [msg("a", "m1")], utcnow())
