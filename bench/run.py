@@ -252,8 +252,7 @@ async def main() -> None:
 
             upgrade(url.replace("+asyncpg", "+psycopg2"))
             redis_url = "redis://127.0.0.1:6379/3"
-            env = {"DATABASE_URL": url, "MODEL_PATH": str(model), "REDIS_URL": redis_url, **quiet,
-                   "WORKER_CONCURRENCY": "8", **x.settings()}
+            env = {"DATABASE_URL": url, "MODEL_PATH": str(model), "REDIS_URL": redis_url, **quiet, **x.settings()}
             web = ServiceProcess(env, command="web").start(timeout=900)
             pool = [ServiceProcess(env, command="worker") for _ in range(max(WORKER_COUNTS))]
             try:

@@ -104,7 +104,11 @@ class Settings:
     platform_max_body_bytes: int = 8 * 1024 * 1024
     max_text_chars: int = 4096
     rest_reply_timeout: float = 30.0
-    worker_concurrency: int = 8
+    # Messages a worker has in flight. Its model answers one at a time; four keep it busy
+    # while the others' statements run, and more only queue up and come due together,
+    # holding up the webhooks' acknowledgements in `bot run` (p99 about 20 ms at 8, 10 to
+    # 13 at 4, the same throughput: docs/performance.md).
+    worker_concurrency: int = 4
     # Added to the CPU niceness of a `bot worker` process: when web and worker processes
     # share cores, the model's CPU work yields to accepting webhooks and serving agents.
     worker_niceness: int = 10
