@@ -63,7 +63,7 @@ ENGINE_KEY = web.AppKey("engine", object)
 def create_app(settings: Settings, roles: Roles = Roles(), *, bus: Bus | None = None,
                clock: Callable[[], datetime] = utcnow) -> web.Application:
     app = web.Application(client_max_size=max(settings.max_body_bytes, settings.platform_max_body_bytes),
-                          middlewares=[security_headers])
+                          middlewares=[security_headers(settings.public_url)])
     db = Database(settings.database_url)
     bus = bus or (RedisBus(settings.redis_url) if settings.redis_url else LocalBus())
     app[SETTINGS_KEY] = settings
