@@ -99,7 +99,8 @@ def create_app(settings: Settings, roles: Roles = Roles(), *, bus: Bus | None = 
     if roles.web:
         templates = template_environment()
         app.router.add_routes(rest_routes(rest, inbox, settings.rest_reply_timeout, settings.max_body_bytes))
-        app.router.add_routes(webchat_routes(webchat, inbox, db, bus, templates, settings.brand_name))
+        app.router.add_routes(webchat_routes(webchat, inbox, db, bus, templates, settings.brand_name,
+                                             settings.max_body_bytes))
         for channel in channels.values():
             if channel.name in (rest.name, webchat.name):
                 continue
