@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -62,7 +63,7 @@ ENGINE_KEY = web.AppKey("engine", object)
 def create_app(settings: Settings, roles: Roles = Roles(), *, bus: Bus | None = None,
                clock: Callable[[], datetime] = utcnow) -> web.Application:
     app = web.Application(client_max_size=max(settings.max_body_bytes, settings.platform_max_body_bytes),
-                          middlewares=[security_headers])
+                          middlewares=[security_headers(settings.public_url)])
     db = Database(settings.database_url)
     bus = bus or (RedisBus(settings.redis_url) if settings.redis_url else LocalBus())
     app[SETTINGS_KEY] = settings
@@ -98,7 +99,8 @@ def create_app(settings: Settings, roles: Roles = Roles(), *, bus: Bus | None = 
     if roles.web:
         templates = template_environment()
         app.router.add_routes(rest_routes(rest, inbox, settings.rest_reply_timeout, settings.max_body_bytes))
-        app.router.add_routes(webchat_routes(webchat, inbox, db, bus, templates, settings.brand_name))
+        app.router.add_routes(webchat_routes(webchat, inbox, db, bus, templates, settings.brand_name,
+                                             settings.max_body_bytes))
         for channel in channels.values():
             if channel.name in (rest.name, webchat.name):
                 continue
@@ -176,7 +178,14 @@ def _log_crash(task: asyncio.Task) -> None:
 
 
 def _health(settings: Settings, roles: Roles, channels: dict[str, Channel]):
+    """Anyone may ask whether the service is up; only the holder of HEALTH_TOKEN is told
+    the model, the backlog and which settings are missing (a map for an attacker)."""
+
     async def health(request: web.Request) -> web.Response:
+        given = request.headers.get("Authorization")
+        if given is not None and not _health_token_ok(given, settings.health_token):
+            return web.json_response({"error": "wrong health token" if settings.health_token
+                                      else "HEALTH_TOKEN is not set: the details are given to nobody"}, status=401)
         db = request.app[DB_KEY]
         try:
             async with db.session() as session:
@@ -184,6 +193,9 @@ def _health(settings: Settings, roles: Roles, channels: dict[str, Channel]):
             database = "ok"
         except Exception as error:  # the check exists to report exactly this
             backlog, database = None, f"unavailable: {error.__class__.__name__}"
+        status = 200 if database == "ok" else 503
+        if given is None:
+            return web.json_response({"status": "ok" if database == "ok" else "degraded"}, status=status)
         engine = request.app.get(ENGINE_KEY)
         model = engine.model_name if engine else _model_on_disk(settings)
         body = {
@@ -196,9 +208,14 @@ def _health(settings: Settings, roles: Roles, channels: dict[str, Channel]):
                                 else f"not configured: set {', '.join(missing_settings(channel))}")
                          for name, channel in sorted(channels.items())},
         }
-        return web.json_response(body, status=200 if database == "ok" else 503)
+        return web.json_response(body, status=status)
 
     return health
+
+
+def _health_token_ok(authorization: str, token: str) -> bool:
+    scheme, _, given = authorization.partition(" ")
+    return bool(token) and scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), token.encode())
 
 
 def _model_on_disk(settings: Settings) -> str | None:

@@ -60,7 +60,11 @@ class Turn:
 
 def read_endpoints(path: Path, variables: Mapping[str, str]) -> dict[str, dict[str, Any]]:
     """endpoints.yml with `${VAR}` filled from `variables`; a section whose type or url
-    comes out empty is switched off, so one file serves SQLite and PostgreSQL/Redis."""
+    comes out empty is switched off, so one file serves SQLite and PostgreSQL/Redis.
+
+    The file is parsed first and the values filled into its parsed strings: a password
+    with a quote, a "#", a ": " or a line break is then only ever a string, never YAML
+    (pasted into the text, it broke the file or added keys to it)."""
     from ruamel.yaml import YAML
 
     def fill(match: re.Match[str]) -> str:
@@ -69,7 +73,16 @@ def read_endpoints(path: Path, variables: Mapping[str, str]) -> dict[str, dict[s
             raise EngineError(f"{path.name} uses ${{{name}}}, which no setting provides")
         return str(variables[name])
 
-    data = YAML(typ="safe").load(_VARIABLE.sub(fill, path.read_text())) or {}
+    def filled(node: Any) -> Any:
+        if isinstance(node, str):
+            return _VARIABLE.sub(fill, node)
+        if isinstance(node, dict):
+            return {key: filled(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [filled(item) for item in node]
+        return node
+
+    data = filled(YAML(typ="safe").load(path.read_text()) or {})
     return {
         name: {k: v for k, v in section.items() if v not in ("", None)}
         for name, section in data.items()

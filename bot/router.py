@@ -81,7 +81,13 @@ def route(message: IncomingMessage, conversation_status: str) -> Route:
 
 
 RATING_PAYLOAD = re.compile(r'^/rate\{\s*"score"\s*:\s*"?([1-5])"?\s*\}$')
-RATING_TEXT = re.compile(r"^\s*([1-5])(?:\s*(?:/\s*5|stars?|⭐+))?\s*[.!]?\s*$", re.IGNORECASE)
+# Every message is tried against this, on the event loop that answers the webhooks. Applied
+# to stripped text, each optional part begins with its own `\s*` and no two `\s*` are
+# adjacent, so a long run of spaces is read once (two adjacent ones, as in `\s*[.!]?\s*`,
+# try every split of the run: "1" + 50,000 spaces + "x" took seconds).
+RATING_TEXT = re.compile(r"([1-5])(?:\s*(?:/\s*5|stars?|⭐+))?(?:\s*[.!])?", re.IGNORECASE)
+# A rating is a few characters ("4", "3 / 5!", "5 stars", "5 ⭐⭐⭐⭐⭐"): a longer text is not one.
+RATING_MAX_CHARS = 24
 
 
 def satisfaction_score(message: IncomingMessage) -> int | None:
@@ -90,5 +96,6 @@ def satisfaction_score(message: IncomingMessage) -> int | None:
     if message.payload:
         match = RATING_PAYLOAD.match(message.payload.strip())
     else:
-        match = RATING_TEXT.match(message.text)
+        text = message.text.strip()
+        match = RATING_TEXT.fullmatch(text) if len(text) <= RATING_MAX_CHARS else None
     return int(match.group(1)) if match else None

@@ -98,6 +98,10 @@ class Settings:
     console_first_admin: bool = True
     console_session_hours: float = 12.0
 
+    # `GET /health` answers anyone only {"status": ...}; the details (model, backlog, which
+    # settings each channel lacks) need `Authorization: Bearer <HEALTH_TOKEN>`. Empty: never.
+    health_token: str = ""
+
     max_body_bytes: int = 512 * 1024
     # Platforms batch: one Meta delivery may carry up to 1,000 updates, several MB. A 413
     # would be retried and could get the webhook disabled, so their routes allow more.

@@ -23,7 +23,7 @@ SENDER_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
 
 
 def webchat_routes(channel: WebchatChannel, inbox: Inbox, db: Database, bus: Bus, templates,
-                   brand_name: str) -> list[web.RouteDef]:
+                   brand_name: str, max_frame_bytes: int = 512 * 1024) -> list[web.RouteDef]:
     async def page(_: web.Request) -> web.Response:
         return render(templates, "chat.html", brand_name=brand_name, ws_path=WS_PATH)
 
@@ -31,7 +31,9 @@ def webchat_routes(channel: WebchatChannel, inbox: Inbox, db: Database, bus: Bus
         sender = request.query.get("sender", "")
         if not SENDER_ID.match(sender):
             raise web.HTTPBadRequest(text="'sender' must be 1-128 letters, digits or -_.:")
-        ws = web.WebSocketResponse(heartbeat=30)
+        # A frame larger than a REST body may be (MAX_BODY_BYTES) is not read: the socket is
+        # closed with 1009 "message too big" instead of aiohttp's default of 4 MB being parsed.
+        ws = web.WebSocketResponse(heartbeat=30, max_msg_size=max_frame_bytes)
         await ws.prepare(request)
         async with bus.subscribe(customer_topic(f"{channel.name}:{sender}")) as updates:
             await ws.send_json(await history_frame(db, channel.name, sender))

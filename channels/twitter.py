@@ -2,6 +2,8 @@
 
 Webhooks are signed with the app's consumer secret: the CRC check (GET ?crc_token=) and
 every POST (`x-twitter-webhooks-signature`) are HMAC-SHA256, base64, "sha256=" prefixed.
+X fixes both formulas, so the CRC answer to a token is the signature of a body with the
+same bytes: the CRC signs only what a token can be, never anything a body can be.
 Replies use API v2 with the brand's OAuth 2.0 user token: a DM by participant id, or one
 reply tweet under the customer's tweet. v2 DMs have no quick replies, so buttons become a
 "Reply with: A / B" line the customer answers in words.
@@ -38,6 +40,11 @@ TWEET_LIMIT = 280
 MEDIA_KINDS = {"photo": "image", "video": "video", "animated_gif": "video"}
 LEADING_MENTIONS = re.compile(r"^(?:\s*@\w+)+\s*")
 URL = re.compile(r"https?://\S+")
+# What a CRC token can be: X sends a short string of URL-safe (base64) characters. None of
+# them is "{", with which every webhook body starts, so no CRC answer is ever the signature
+# of a body anyone could deliver (anyone may ask for a CRC answer).
+CRC_TOKEN = re.compile(r"[A-Za-z0-9+/=_.~-]+")
+CRC_TOKEN_MAX = 256
 # Keys of the envelope that are not events.
 ENVELOPE = {"for_user_id", "users", "apps", "is_blocked_by", "user_has_blocked", "source", "target"}
 
@@ -244,6 +251,9 @@ class TwitterChannel:
         token = request.query.get("crc_token")
         if not token:
             raise WebhookRejected(400, "missing crc_token")
+        if len(token) > CRC_TOKEN_MAX or not CRC_TOKEN.fullmatch(token):
+            raise WebhookRejected(400, f"a crc_token is at most {CRC_TOKEN_MAX} letters, digits or +/=_.~- "
+                                       "(X's tokens are base64)")
         return HandshakeResponse(200, json.dumps({"response_token": signature(self.consumer_secret, token.encode())}),
                                  content_type="application/json")
 
@@ -251,6 +261,10 @@ class TwitterChannel:
         given = next((v for k, v in request.headers.items() if k.lower() == SIGNATURE_HEADER), None)
         if not given:
             raise WebhookRejected(403, f"missing {SIGNATURE_HEADER} header")
+        if not request.body.lstrip().startswith(b"{"):
+            # Checked before the signature: whatever the CRC check signs fails here, so a
+            # CRC answer can never be replayed as a delivery's signature.
+            raise WebhookRejected(400, "the body must be a JSON object")
         if not hmac.compare_digest(given.encode(), signature(self.consumer_secret, request.body).encode()):
             raise WebhookRejected(403, f"{SIGNATURE_HEADER} does not match the body")
         return parse_events(decode_json_object(request.body), self.user_id)

@@ -49,6 +49,9 @@ class WebchatChannel:
         payload = frame.get("payload") if kind == "postback" else None
         if payload is not None and (not isinstance(payload, str) or not payload.startswith("/")):
             raise WebhookRejected(400, "a postback payload must be an intent ('/name')")
+        # The payload goes to the router and the model like a text, and is bounded like one.
+        if payload is not None and len(payload) > self.max_text_chars:
+            raise WebhookRejected(400, f"the payload is longer than {self.max_text_chars} characters")
         # The widget picks client_id, so it is a message id only within its sender; the
         # widget's own id stays in the metadata for the ack and the history.
         return IncomingMessage(channel=self.name, sender_id=sender_id, text=text,

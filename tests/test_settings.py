@@ -50,6 +50,29 @@ def test_endpoints_for_scale_out_use_postgres_redis_and_rabbitmq():
     assert endpoints["event_broker"]["username"] == "u"
 
 
+@pytest.mark.parametrize("password", [
+    'pa"ss', "it's", "a: b", "x #not a comment", "line\nbreak", "back\\slash", "{[*&!|>%@`",
+    '"\nevent_broker:\n  type: pika\n  url: "attacker.example',
+], ids=["double-quote", "single-quote", "colon", "hash", "newline", "backslash", "yaml-signs", "injection"])
+def test_a_password_with_yaml_signs_reaches_the_stores_as_it_is(password):
+    from urllib.parse import quote
+
+    given = quote(password, safe="")
+    settings = Settings.from_mapping({"DATABASE_URL": f"postgresql+asyncpg://app:{given}@db.internal:5433/assistant",
+                                      "REDIS_URL": f"redis://:{given}@127.0.0.1:6380/2"})
+    endpoints = read_endpoints(PROJECT_DIR / "endpoints.yml", endpoint_variables(settings))
+    assert endpoints["tracker_store"]["password"] == password
+    assert endpoints["lock_store"]["password"] == password
+    assert endpoints["tracker_store"]["username"] == "app" and endpoints["lock_store"]["port"] == "6380"
+    assert "event_broker" not in endpoints  # nothing was added to the file
+
+
+def test_a_value_set_in_the_environment_is_filled_in_as_it_is_too():
+    variables = endpoint_variables(Settings.from_mapping({}), {"ACTION_ENDPOINT_URL": 'http://a/"\n# x: y'})
+    assert read_endpoints(PROJECT_DIR / "endpoints.yml", variables)["action_endpoint"] == {
+        "url": 'http://a/"\n# x: y'}
+
+
 def test_an_environment_variable_overrides_a_derived_endpoint_value():
     variables = endpoint_variables(Settings.from_mapping({}), {"ACTION_ENDPOINT_URL": "http://127.0.0.1:5055/webhook"})
     endpoints = read_endpoints(PROJECT_DIR / "endpoints.yml", variables)

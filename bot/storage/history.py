@@ -276,12 +276,17 @@ async def messages_of(session: AsyncSession, conversation_id: int) -> list[Messa
 
 async def apply_status(session: AsyncSession, update_: StatusUpdate) -> bool:
     """Move a sent message's delivery status forward (never back: a late 'delivered'
-    receipt does not undo 'read'). True when a message of ours matched."""
+    receipt does not undo 'read'). True when a message of ours matched.
+
+    Only a message sent on the receipt's own channel matches: platform ids are unique
+    within a platform, not across them, and a receipt (from a platform, or forged by anyone
+    who can post to one webhook) must not change what another channel's message says."""
     from bot.messages import DELIVERY_ORDER
 
     message = (await session.execute(
-        select(Message).where(Message.platform_message_id == update_.platform_message_id,
-                              Message.direction == "out").limit(1)
+        select(Message).join(Conversation, Conversation.id == Message.conversation_id)
+        .where(Message.platform_message_id == update_.platform_message_id, Message.direction == "out",
+               Conversation.channel == update_.channel).limit(1)
     )).scalar_one_or_none()
     if message is None:
         return False

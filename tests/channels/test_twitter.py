@@ -137,6 +137,63 @@ def test_a_crc_check_without_a_token_is_a_400():
     assert rejected.value.status == 400
 
 
+@pytest.mark.parametrize("token", [
+    "challenge-token-4f1c", "NjA4ODk0NTk3MTk1MzQ3NTU0Mg==", "a+b/c=", "x" * 256,
+])
+def test_a_crc_token_of_base64_characters_is_answered(token):
+    answer = channel_for().handshake(WebhookRequest("GET", {}, {"crc_token": token}, b""))
+    assert json.loads(answer.body) == {"response_token": signature(SECRET, token.encode())}
+
+
+@pytest.mark.parametrize("token", [
+    (FIXTURES / "dm_text.json").read_text(), '{"direct_message_events":[]}', "x" * 257, "two words", 'a"b',
+    "line\nbreak", "caf\u00e9",
+], ids=["a-webhook-body", "a-json-object", "too-long", "space", "quote", "newline", "not-ascii"])
+def test_the_crc_check_refuses_to_sign_what_is_no_crc_token(token):
+    with pytest.raises(WebhookRejected) as rejected:
+        channel_for().handshake(WebhookRequest("GET", {}, {"crc_token": token}, b""))
+    assert rejected.value.status == 400 and "crc_token" in rejected.value.reason
+
+
+@pytest.mark.parametrize("database_url", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)],
+                         indirect=True)
+async def test_a_crc_answer_cannot_sign_a_forged_delivery(db):
+    """The attack: ask the CRC check to sign a body of one's choosing, then deliver that body
+    with the answer as its signature (a DM in a customer's name, answered by the brand)."""
+    from sqlalchemy import func, select
+
+    from bot.storage.models import InboxItem
+
+    app = web.Application()
+    app.router.add_routes(channel_routes(channel_for(), Inbox(db, LocalBus()), PLATFORM_MAX_BODY))
+    body = (FIXTURES / "dm_text.json").read_bytes()
+    async with TestClient(TestServer(app)) as client:
+        crc = await client.get("/webhooks/twitter/webhook", params={"crc_token": body.decode()})
+        answer = await crc.json()
+        forged_signature = answer.get("response_token", "sha256=")
+        forged = await client.post("/webhooks/twitter/webhook", data=body,
+                                   headers={"Content-Type": "application/json",
+                                            "x-twitter-webhooks-signature": forged_signature})
+        assert forged.status in (401, 403), f"a forged delivery was answered {forged.status}"
+        assert crc.status == 400 and "crc_token" in answer["error"]
+        async with db.session() as session:
+            assert await session.scalar(select(func.count()).select_from(InboxItem)) == 0
+
+        # X's own CRC checks and signed deliveries still work.
+        real_crc = await client.get("/webhooks/twitter/webhook", params={"crc_token": "challenge-token-4f1c"})
+        assert (await real_crc.json())["response_token"] == signature(SECRET, b"challenge-token-4f1c")
+        delivered = await client.post("/webhooks/twitter/webhook", data=body, headers=signed(body))
+        assert delivered.status == 200 and (await delivered.json())["accepted"] == 1
+
+
+def test_a_signed_body_that_is_no_json_object_is_refused_before_its_signature_is_checked():
+    # What the CRC check signs (a token) can never pass as a delivery, whatever its signature.
+    for body in (b"challenge-token-4f1c", b"NjA4ODk0NTk3MTk1MzQ3NTU0Mg=="):
+        with pytest.raises(WebhookRejected) as rejected:
+            channel_for().parse(post_request(body, signed(body)))
+        assert rejected.value.status == 400 and "JSON object" in rejected.value.reason
+
+
 def test_without_credentials_the_channel_names_the_missing_settings():
     channel = TwitterChannel(Settings.from_mapping({}), HttpClient(1))
     assert channel.missing_settings == ("TWITTER_CONSUMER_SECRET", "TWITTER_ACCESS_TOKEN", "TWITTER_USER_ID")

@@ -153,7 +153,6 @@ async def test_a_receipt_that_beats_the_record_of_its_send_is_applied_a_moment_l
     from bot.bus import LocalBus
     from bot.messages import StatusUpdate
     from bot.storage.models import Message
-    from tests.training.test_review import conversation
 
     monkeypatch.setattr(inbox_module, "LATE_RECEIPT_SECONDS", 0.3)
     receiver = inbox_module.Inbox(db, LocalBus())
@@ -161,9 +160,60 @@ async def test_a_receipt_that_beats_the_record_of_its_send_is_applied_a_moment_l
     assert await receiver.record_statuses([receipt, StatusUpdate("twitter", "not-ours", "read")]) == 0
     # Meanwhile the outbox records the send: the platform's id and "sent".
     async with db.session() as session:
-        (message_id,) = await conversation(session, "late", [("bot", "We open at 9.", None, None)])
+        message_id = await bot_reply(session, "twitter", "late", platform_id=None)
         message = await session.get(Message, message_id)
         message.platform_message_id, message.delivery_status = "dm-77", "sent"
     await asyncio.sleep(0.6)
     async with db.session() as session:
         assert (await session.get(Message, message_id, populate_existing=True)).delivery_status == "read"
+
+
+async def bot_reply(session, channel: str, sender: str, platform_id: str | None) -> int:
+    """A reply the bot sent on `channel` to `sender`, with the platform's id for it."""
+    from bot.storage.models import Conversation, Customer, Message
+
+    now = utcnow()
+    customer = Customer(channel=channel, external_id=sender, created_at=now)
+    session.add(customer)
+    await session.flush()
+    talk = Conversation(customer_id=customer.id, channel=channel, status="bot", priority=0, is_public=False,
+                        created_at=now, updated_at=now, last_message_at=now)
+    session.add(talk)
+    await session.flush()
+    message = Message(conversation_id=talk.id, direction="out", author="bot", text="We open at 9.", data={},
+                      platform_message_id=platform_id, delivery_status="sent" if platform_id else "pending",
+                      created_at=now)
+    session.add(message)
+    await session.flush()
+    return message.id
+
+
+async def test_a_receipt_changes_only_a_message_sent_on_its_own_channel(db, monkeypatch):
+    """Platform ids are unique within a platform only: a receipt arriving on one channel's
+    webhook (maybe forged by whoever can post there) for another channel's message id is
+    not applied to that message."""
+    from bot import inbox as inbox_module
+    from bot.bus import LocalBus
+    from bot.messages import StatusUpdate
+    from bot.storage.models import Message
+
+    async with db.session() as session:
+        on_whatsapp = await bot_reply(session, "whatsapp", "15550001", "wamid.HBgLMTU1NTAwMDEVAgARGBI")
+        on_twitter = await bot_reply(session, "twitter", "1187365042719219712", "1798400000000000007")
+    monkeypatch.setattr(inbox_module, "LATE_RECEIPT_SECONDS", 0.1)
+    receiver = inbox_module.Inbox(db, LocalBus())
+    crossed = [StatusUpdate("twitter", "wamid.HBgLMTU1NTAwMDEVAgARGBI", "read"),
+               StatusUpdate("telegram", "1798400000000000007", "failed", error="forged"),
+               StatusUpdate("facebook", "1798400000000000007", "read")]
+    assert await receiver.record_statuses(crossed) == 0
+    await asyncio.sleep(0.4)  # and their second try, a moment later, matches nothing either
+    async with db.session() as session:
+        for message_id in (on_whatsapp, on_twitter):
+            message = await session.get(Message, message_id)
+            assert (message.delivery_status, message.error) == ("sent", None)
+
+    # The same receipts on their own channels are applied.
+    assert await receiver.record_statuses([StatusUpdate("whatsapp", "wamid.HBgLMTU1NTAwMDEVAgARGBI", "read"),
+                                           StatusUpdate("twitter", "1798400000000000007", "read")]) == 2
+    async with db.session() as session:
+        assert [(await session.get(Message, m)).delivery_status for m in (on_whatsapp, on_twitter)] == ["read", "read"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -25,8 +26,10 @@ class ServiceProcess:
     def __init__(self, env: dict[str, str], command: str = "run", log_path: Path | None = None) -> None:
         self.port = free_port()
         self.command = command
+        # Tests read /health's details (model, channels), which need the health token.
         self.env = {**os.environ, "HOST": "127.0.0.1", "PORT": str(self.port), "RASA_TELEMETRY_ENABLED": "false",
-                    "TF_CPP_MIN_LOG_LEVEL": "2", "LOG_LEVEL": "INFO", **env}
+                    "TF_CPP_MIN_LOG_LEVEL": "2", "LOG_LEVEL": "INFO", "HEALTH_TOKEN": secrets.token_urlsafe(24),
+                    **env}
         self.log_path = log_path or Path(f"/tmp/assistant-test-{self.port}.log")
         self.process: subprocess.Popen | None = None
 
@@ -55,7 +58,9 @@ class ServiceProcess:
 
     def health(self) -> dict | None:
         try:
-            with urllib.request.urlopen(f"{self.url}/health", timeout=2) as response:
+            request = urllib.request.Request(f"{self.url}/health",
+                                             headers={"Authorization": f"Bearer {self.env['HEALTH_TOKEN']}"})
+            with urllib.request.urlopen(request, timeout=2) as response:
                 return json.loads(response.read())
         except OSError:
             return None

@@ -57,3 +57,22 @@ async def test_a_page_the_role_may_not_open_is_a_403_with_them(client):
     response = await client.get("/console/review", allow_redirects=False)
     assert response.status == 403 and "Your role may not open this page." in await response.text()
     assert_secured(response)
+
+
+@pytest.mark.parametrize("public_url, hsts", [
+    ("https://help.example.com", "max-age=31536000"),
+    ("HTTPS://help.example.com/", "max-age=31536000"),
+    ("http://help.example.com", None),
+    ("", None),  # http://HOST:PORT
+])
+async def test_strict_transport_security_only_when_the_public_address_is_https(db, database_url, tmp_path,
+                                                                               public_url, hsts):
+    settings = Settings.from_mapping({"DATABASE_URL": database_url, "CONSOLE_FIRST_ADMIN": "false",
+                                      "MODELS_DIR": str(tmp_path / "models"), "PUBLIC_URL": public_url})
+    async with TestClient(TestServer(create_app(settings, Roles(web=True, worker=False)))) as client:
+        for path, status in (("/console/login", 200), ("/console/", 303), ("/no-such-page", 404), ("/health", 200),
+                             ("/webhooks/twitter/webhook", 403)):
+            response = await client.get(path, allow_redirects=False)
+            assert response.status == status
+            assert response.headers.get("Strict-Transport-Security") == hsts, path
+            assert_secured(response)
