@@ -15,7 +15,8 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily
 from prometheus_client.metrics_core import Metric
 
@@ -96,8 +97,9 @@ def metrics_routes(token: str, db: Database, clock: Callable[[], datetime], *, w
         if (version := model()) is not None:
             families.append(InfoMetricFamily(f"{PREFIX}model", "The dialogue model this process answers with.",
                                              value={"version": version}))
+        # The classic text format: every Prometheus understands it, and our names need no more.
         body = generate_latest(REGISTRY) + generate_latest(_Families(families))
-        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_PLAIN_0_0_4})
 
     return [web.get(PATH, metrics)]
 
