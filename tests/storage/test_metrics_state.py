@@ -6,13 +6,14 @@ from __future__ import annotations
 import time
 from datetime import timedelta
 
-from sqlalchemy import insert
+from sqlalchemy import insert, text
 
 from bot.messages import IncomingMessage, utcnow
 from bot.storage import history
 from bot.storage import inbox as inbox_store
 from bot.storage.metrics import read_state
-from bot.storage.models import Agent, ConsoleSession, Conversation, Customer, InboxItem, Message, OutboxItem, TrainingRun
+from bot.storage.models import (Agent, ConsoleSession, Conversation, Customer, InboxItem, Message, OutboxItem,
+                               TrainingRun)
 from bot.storage.queue import hand_to_queue
 
 
@@ -114,7 +115,7 @@ async def test_a_scrape_reads_only_the_work_in_play_however_long_the_history(db,
                 "idempotency_key": "k", "created_at": now} for n in range(start, start + 10_000)])
     if not db.is_sqlite:
         async with db.statements() as session:
-            await session.execute(__import__("sqlalchemy").text("ANALYZE"))
+            await session.execute(text("ANALYZE"))
 
     timings = []
     for _ in range(5):
