@@ -17,8 +17,8 @@ from bot.engine import DialogueEngine, EngineError, read_endpoints
 from bot.http import HttpClient
 from bot.inbox import Inbox
 from bot.memory import freeze_long_lived
-from bot.metrics_endpoint import metrics_routes
 from bot.messages import utcnow
+from bot.metrics_endpoint import metrics_routes
 from bot.outbox import OutboxSender
 from bot.ratelimit import RateLimiter
 from bot.redis_bus import RedisBus
