@@ -19,6 +19,7 @@ from bot.http import HttpClient
 from bot.inbox import Inbox
 from bot.memory import freeze_long_lived
 from bot.messages import utcnow
+from bot.metrics_endpoint import metrics_routes
 from bot.outbox import OutboxSender
 from bot.ratelimit import RateLimiter
 from bot.redis_bus import RedisBus
@@ -113,6 +114,11 @@ def create_app(settings: Settings, roles: Roles = Roles(), *, bus: Bus | None = 
                       serving=lambda: engine.model_name if (engine := app.get(ENGINE_KEY)) else None)
         app.router.add_static("/static", STATIC_DIR)
     app.router.add_get("/health", _health(settings, roles, channels))
+    # Every process has its own /metrics (counts are per process); web processes add the
+    # database's figures, which any of them answers alike (docs/deployment.md, Metrics).
+    app.router.add_routes(metrics_routes(
+        settings.metrics_token, db, clock, with_state=roles.web,
+        model=lambda: engine.model_name if (engine := app.get(ENGINE_KEY)) else None))
     # After the contexts above have started (the model is loaded by then).
     app.on_startup.append(_freeze_long_lived)
     return app

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
+from bot import metrics
 from bot.bus import CONSOLE_TOPIC, INBOX_TOPIC, Bus, processed_topic
 from bot.messages import IncomingMessage, StatusUpdate, utcnow
 from bot.ratelimit import RateLimiter
@@ -76,6 +77,9 @@ class Inbox:
         except STORAGE_ERRORS as error:
             logger.error("could not store %d incoming message(s): %s", len(messages), error)
             raise StorageUnavailable(str(error)) from error
+        for message, item in zip(messages, accepted):
+            if not item.duplicate:
+                metrics.message_accepted(message.channel)
         if any(not a.duplicate for a in accepted):
             # The workers' wake-up is sent, not waited for: the messages are safe once
             # committed, a lost notice only leaves them to the next poll, and the platform's

@@ -9,6 +9,7 @@ import random
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 
+from bot import metrics
 from bot.bus import CONSOLE_TOPIC, OUTBOX_TOPIC, Bus
 from bot.messages import OutgoingMessage, utcnow
 from bot.settings import Settings
@@ -109,6 +110,10 @@ class OutboxSender:
                     wait = max(wait, result.retry_after)
                 await outbox.schedule_retry(session, item, result.error or "retry", now + timedelta(seconds=wait),
                                             result.parts_sent)
+        # Counted once committed: a send whose outcome was not recorded is tried again.
+        metrics.outbox_delivery(item.channel, "sent" if result.ok else ("failed" if give_up else "retried"))
+        if result.ok and item.accepted_at is not None:
+            metrics.replied(item.channel, (now - item.accepted_at).total_seconds())
         if not result.ok:
             logger.warning("outbox item %s via %s: %s (%s)", item.id, item.channel, result.error,
                            "given up" if give_up else "will retry")

@@ -158,6 +158,10 @@ class Settings:
     socketio_enabled: bool = False
     socketio_cors_origins: str = ""
 
+    # Prometheus metrics at GET /metrics, for a scraper sending `Authorization: Bearer <token>`;
+    # empty: no /metrics route at all (docs/deployment.md, Metrics).
+    metrics_token: str = ""
+
     @classmethod
     def from_mapping(cls, source: Mapping[str, str]) -> Settings:
         values: dict[str, Any] = {}

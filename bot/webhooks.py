@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 
 from aiohttp import web
 
+from bot import metrics
 from bot.inbox import Inbox, RateLimited, StorageUnavailable
 from bot.messages import Button, IncomingMessage, OutgoingMessage, StatusUpdate
 from bot.storage.models import Message
@@ -66,6 +68,7 @@ def channel_routes(channel: Channel, inbox: Inbox, max_body_bytes: int) -> list[
         return web.Response(status=answer.status, text=answer.body, content_type=answer.content_type)
 
     async def receive(request: web.Request) -> web.Response:
+        started = time.perf_counter()
         if (refused := _not_configured(channel)) is not None:
             return refused
         try:
@@ -79,6 +82,7 @@ def channel_routes(channel: Channel, inbox: Inbox, max_body_bytes: int) -> list[
         except StorageUnavailable:
             return rejection(503, "storage unavailable, retry later")
         duplicates = sum(a.duplicate for a in accepted)
+        metrics.acknowledged(channel.name, time.perf_counter() - started)
         return web.json_response({"status": "ok", "accepted": len(accepted) - duplicates, "duplicates": duplicates})
 
     return [web.get(path, handshake), web.post(path, receive)]
@@ -91,6 +95,7 @@ def rest_routes(channel: Channel, inbox: Inbox, reply_timeout: float, max_body_b
         return web.json_response({"status": "ok"})
 
     async def receive(request: web.Request) -> web.Response:
+        started = time.perf_counter()
         try:
             messages = channel.parse(_request(request, await _read_body(request, max_body_bytes)))
             accepted = await inbox.accept(messages, refuse_over_rate=True)
@@ -102,10 +107,15 @@ def rest_routes(channel: Channel, inbox: Inbox, reply_timeout: float, max_body_b
             return web.json_response({"error": str(limited)}, status=429,
                                      headers={"Retry-After": str(math.ceil(limited.retry_after))})
         (item,) = accepted
+        accepted_at = time.perf_counter()
+        # The client's request goes on until the answer; what a platform would wait for ends here.
+        metrics.acknowledged(channel.name, accepted_at - started)
         if not await inbox.wait_processed(item.inbox_id, reply_timeout):
             # Accepted and safe; the answer will be in the history. Rasa clients get [].
             return web.json_response([])
         replies = await inbox.replies_to(item.inbox_id, mark_delivered=not item.duplicate)
+        if replies and not item.duplicate:
+            metrics.replied(channel.name, time.perf_counter() - accepted_at)
         return web.json_response([_rasa_reply(reply, messages[0].sender_id) for reply in replies])
 
     return [web.get(path, status), web.get(f"/webhooks/{channel.name}", status), web.post(path, receive)]

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from bot import handoff
+from bot import handoff, metrics
 from bot.bus import CONSOLE_TOPIC, INBOX_TOPIC, OUTBOX_TOPIC, Bus, customer_topic, processed_topic
 from bot.engine import Turn
 from bot.engine_process import EngineUnavailable
@@ -188,10 +188,13 @@ class DialogueWorker:
                     reason=conversation.handoff_reason or "", is_public=conversation.is_public,
                     sentiment=score, negative_threshold=self.settings.negative_sentiment_threshold,
                     earlier_contacts=await console_store.earlier_contacts(session, conversation, now)))
+            queued_for_abuse = False
             if isinstance(decision, Moderate):
-                await self._moderate(session, conversation, message, decision.reason, now)
+                queued_for_abuse = await self._moderate(session, conversation, message, decision.reason, now)
             if isinstance(decision, (ToHuman, Moderate)):
                 await inbox.finish(session, item, now)
+        if queued_for_abuse:
+            metrics.handed_over("abuse")
         if isinstance(decision, (ToHuman, Moderate)):
             await self._notify(item.id, message, {"type": "customer_message", "conversation_id": conversation_id})
             if isinstance(decision, Moderate) and self.settings.hide_abusive_comments:
@@ -246,11 +249,14 @@ class DialogueWorker:
                     self.business_hours, now, await console_store.median_recent_wait(session)))
             ids = await history.record_replies(session, conversation_id, item.id, replies, now, with_ids=not in_band)
             if not in_band:
-                await outbox.enqueue_replies(session, conversation_id, list(zip(ids, replies)), now)
+                await outbox.enqueue_replies(session, conversation_id, list(zip(ids, replies)), now,
+                                             accepted_at=item.received_at)
             if queueing:
                 await hand_to_queue(session, conversation, handover.reason, handover.priority, now)
             await inbox.finish(session, item, now)
             status = conversation.status if conversation is not None else "bot"
+        if queueing:
+            metrics.handed_over(handover.reason)
         if replies and not in_band:
             await self.bus.publish(OUTBOX_TOPIC, {"conversation_id": conversation_id})
         if handover is not None:
@@ -274,14 +280,15 @@ class DialogueWorker:
             await history.add_event(session, rated.id, "satisfaction", {"score": stars}, now)
             thanks = _outgoing(message, THANKS_FOR_RATING)
             record = await history.record_outgoing(session, rated, item.id, thanks, now)
-            await outbox.enqueue(session, record, thanks, now)
+            await outbox.enqueue(session, record, thanks, now, accepted_at=item.received_at)
             await inbox.finish(session, item, now)
         await self.bus.publish(OUTBOX_TOPIC, {"conversation_id": rated.id})
         await self._notify(item.id, message, {"type": "satisfaction", "conversation_id": rated.id})
         return True
 
     async def _moderate(self, session, conversation: Conversation, message: IncomingMessage, reason: str,
-                        now: datetime) -> None:
+                        now: datetime) -> bool:
+        """Flag the message (and hide it, if set); True when it was queued for a person."""
         await history.add_event(session, conversation.id, "flagged",
                                 {"reason": reason, "message_id": message.message_id}, now)
         if self.settings.hide_abusive_comments and message.thread_id:
@@ -297,6 +304,8 @@ class DialogueWorker:
             await hand_to_queue(session, conversation, "abuse", handoff.priority(
                 reason="abuse", is_public=message.is_public, sentiment=conversation.sentiment,
                 negative_threshold=self.settings.negative_sentiment_threshold), now)
+            return True
+        return False
 
     async def _notify(self, inbox_id: int, message: IncomingMessage, console_event: dict) -> None:
         await self.bus.publish(processed_topic(inbox_id), {"inbox_id": inbox_id, "status": "done"})

@@ -161,6 +161,9 @@ class OutboxItem(Base):
     sent_at = Column(UtcDateTime)
     # Parts of a reply sent in several calls that are delivered: a retry resumes after them.
     parts_sent = Column(Integer, nullable=False, default=0, server_default="0")
+    # On the first reply to a customer message: when that message was accepted, so its send
+    # measures the customer's wait (bot/metrics.py) without a look-up.
+    accepted_at = Column(UtcDateTime)
     __table_args__ = (
         Index("ix_outbox_status", "status", "next_attempt_at"),
         Index("ix_outbox_conversation", "conversation_id", "id"),

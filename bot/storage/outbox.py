@@ -13,25 +13,30 @@ from bot.messages import OutgoingMessage
 from bot.storage.models import Message, OutboxItem
 
 
-async def enqueue(session: AsyncSession, message: Message, outgoing: OutgoingMessage, now: datetime) -> OutboxItem:
-    item = OutboxItem(**_row(message.id, message.conversation_id, outgoing, now))
+async def enqueue(session: AsyncSession, message: Message, outgoing: OutgoingMessage, now: datetime,
+                  accepted_at: datetime | None = None) -> OutboxItem:
+    item = OutboxItem(**_row(message.id, message.conversation_id, outgoing, now, accepted_at))
     session.add(item)
     await session.flush()
     return item
 
 
 async def enqueue_replies(session: AsyncSession, conversation_id: int,
-                          replies: list[tuple[int, OutgoingMessage]], now: datetime) -> None:
-    """`enqueue` for the dialogue worker's replies (message id, reply), in one statement."""
+                          replies: list[tuple[int, OutgoingMessage]], now: datetime,
+                          accepted_at: datetime | None = None) -> None:
+    """`enqueue` for the dialogue worker's replies (message id, reply), in one statement;
+    `accepted_at` (of the customer message answered) goes on the first."""
     if replies:
         await session.execute(OutboxItem.__table__.insert(), [
-            _row(message_id, conversation_id, outgoing, now) for message_id, outgoing in replies])
+            _row(message_id, conversation_id, outgoing, now, accepted_at if n == 0 else None)
+            for n, (message_id, outgoing) in enumerate(replies)])
 
 
-def _row(message_id: int, conversation_id: int, outgoing: OutgoingMessage, now: datetime) -> dict:
+def _row(message_id: int, conversation_id: int, outgoing: OutgoingMessage, now: datetime,
+         accepted_at: datetime | None = None) -> dict:
     return dict(message_id=message_id, conversation_id=conversation_id, channel=outgoing.channel,
                 payload=outgoing.to_json(), status="pending", attempts=0, next_attempt_at=now,
-                idempotency_key=uuid.uuid4().hex, created_at=now)
+                idempotency_key=uuid.uuid4().hex, created_at=now, accepted_at=accepted_at)
 
 
 def _claim_statements():

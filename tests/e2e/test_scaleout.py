@@ -30,10 +30,13 @@ from bot.messages import OutgoingMessage
 from bot.storage.database import Database
 from bot.storage.migrate import upgrade
 from bot.storage.models import InboxItem, Message, OutboxItem
+from bot.storage.queue import waiting
 from channels.base import scoped_message_id
 from channels.twitter import dm_text, signature
 from tests.conftest import service_env
 from tests.support.fake_platform import FakePlatform, Scripted
+from tests.support.metrics import TOKEN as METRICS_TOKEN
+from tests.support.metrics import moved, names, scrape, total, value
 from tests.support.process import ServiceProcess
 from tests.support.services import fresh_postgres_database, require
 from tests.support.tcp_proxy import TcpProxy
@@ -77,6 +80,7 @@ class Cluster:
             TWITTER_API_URL=self.fake.url, HTTP_TIMEOUT=str(HTTP_TIMEOUT), INBOX_LEASE_SECONDS="3",
             OUTBOX_BACKOFF_BASE="0.2", OUTBOX_BACKOFF_MAX="1", WORKER_CONCURRENCY="4",
             SENDER_RATE_PER_MINUTE=str(RATE_PER_MINUTE), SENDER_BURST=str(BURST), LOG_LEVEL="INFO",
+            METRICS_TOKEN=METRICS_TOKEN,
         )
 
     def start_web(self) -> ServiceProcess:
@@ -401,6 +405,53 @@ async def test_a_flood_from_one_sender_is_rate_limited_without_slowing_others(cl
     stored = await inbox_rows(cluster.database_url,
                               [scoped_message_id(hasty, f"rest-{hasty}-{n}") for n in range(BURST + 4)])
     assert len(stored) == len(answers) - len(refused)
+
+
+async def test_the_metrics_of_every_process_add_up_to_the_traffic(cluster):
+    """Prometheus scrapes each process and adds them up: the web process counts what it
+    accepted, the workers what they handed over and sent; the database's figures come
+    from the web process."""
+    processes = [cluster.web, *cluster.workers]
+    cluster.fake.clear()
+    before = [await scrape(p.url) for p in processes]
+    senders = new_senders(4)
+    sent = [m for s in senders[:3] for m in conversation(s, 2)]
+    handover = Sent(senders[3], f"dm-{senders[3]}-0", "I want to talk to a human")
+    async with aiohttp.ClientSession() as http:
+        for message in [*sent, handover]:
+            assert await post_dms(http, cluster.web.url, [message]) == 200
+    await wait_answered(cluster.database_url, [m.message_id for m in [*sent, handover]])
+    after = [await scrape(p.url) for p in processes]
+
+    def added(name: str, **labels: str) -> list[float]:
+        return [moved(b, a, name, **labels) for b, a in zip(before, after)]
+
+    count = len(sent) + 1
+    assert added("assistant_messages_accepted_total", channel="twitter") == [count, 0, 0]
+    assert added("assistant_webhook_ack_seconds_count", channel="twitter") == [count, 0, 0]
+    # Each message's first reply was sent by one worker or the other: together, one each.
+    reply_times = added("assistant_reply_seconds_count", channel="twitter")
+    assert reply_times[0] == 0 and sum(reply_times) == count
+    deliveries = added("assistant_outbox_deliveries_total", channel="twitter", outcome="sent")
+    assert deliveries[0] == 0 and sum(deliveries) == len(cluster.fake.received(DM_PATH)) > count
+    handovers = added("assistant_handovers_total", reason="customer_request")
+    assert handovers[0] == 0 and sum(handovers) == 1
+
+    web, *workers = after
+    db = Database(cluster.database_url)
+    try:
+        async with db.session() as session:
+            queued = len(await waiting(session, ("queued",)))
+    finally:
+        await db.close()
+    assert total(web, "assistant_queue_waiting") == queued >= 1
+    assert value(web, "assistant_inbox_backlog", status="pending") == 0 and value(web, "assistant_state_up") == 1
+    models = {w.health()["model"] for w in cluster.workers}
+    for worker in workers:
+        # Workers count; the database's figures are the web processes' to answer.
+        assert "assistant_inbox_backlog" not in names(worker)
+        assert sum(value(worker, "assistant_model_info", version=m) for m in models) == 1
+    assert "assistant_model_info" not in names(web)
 
 
 async def test_kill_9_of_the_web_process_between_acceptance_and_answer_loses_nothing(cluster):
