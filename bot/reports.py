@@ -236,7 +236,7 @@ async def build_report(db: Database, config: ReportSettings, span: Period, chann
 
     async def read(query, *args):
         # Each query in a session of its own: on PostgreSQL they run side by side.
-        async with db.statements() as session:
+        async with store.reading(db) as session:
             return await query(session, scope, *args)
 
     async def channel_names(session, _scope):
@@ -346,3 +346,54 @@ def _merged_texts(texts: list[tuple[str, int]]) -> tuple[tuple[str, int], ...]:
         shown.setdefault(key, text)
     ordered = sorted(merged.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP]
     return tuple((shown[key], count) for key, count in ordered)
+
+
+def flat_figures(report: Report) -> list[tuple[str, str, Any]]:
+    """(figure, dimension, value) rows of a report, for the CLI's CSV and text output."""
+    r = report
+    first = r.first_response
+    rows: list[tuple[str, str, Any]] = [
+        ("period", "since", r.period.since.isoformat()), ("period", "until", r.period.until.isoformat()),
+        ("period", "timezone", r.period.timezone), ("channel", "", r.channel or "all"),
+        ("conversations", "", r.conversations),
+        ("contained", "count", r.contained.count), ("contained", "rate", r.contained.rate),
+        ("handed_over", "count", r.handed_over.count), ("handed_over", "rate", r.handed_over.rate),
+        ("handovers", "", r.handovers),
+        *(("handover_reason", code, n) for code, _, n in r.reasons),
+        ("customer_messages", "", r.customer_messages), ("read_by_model", "", r.fallback.total),
+        ("fallback", "count", r.fallback.count), ("fallback", "rate", r.fallback.rate),
+        ("low_confidence", "count", r.low_confidence.count), ("low_confidence", "rate", r.low_confidence.rate),
+        ("first_response_business_seconds", "count", first.business.count),
+        ("first_response_business_seconds", "p50", first.business.p50),
+        ("first_response_business_seconds", "p90", first.business.p90),
+        ("first_response_wall_seconds", "p50", first.wall.p50), ("first_response_wall_seconds", "p90", first.wall.p90),
+        ("first_response_within_target", "target_seconds", first.target_seconds),
+        ("first_response_within_target", "count", first.within_target.count),
+        ("first_response_within_target", "total", first.within_target.total),
+        ("first_response_within_target", "rate", first.within_target.rate),
+        ("first_response_waiting_past_target", "", first.waiting_past_target),
+        ("first_response_ended_without_reply", "", first.ended_without_reply),
+        ("resolution_business_seconds", "count", r.resolution_business.count),
+        ("resolution_business_seconds", "p50", r.resolution_business.p50),
+        ("resolution_business_seconds", "p90", r.resolution_business.p90),
+        ("resolution_wall_seconds", "p50", r.resolution_wall.p50), ("resolution_wall_seconds", "p90", r.resolution_wall.p90),
+        ("csat", "asked", r.satisfaction.asked), ("csat", "answered", r.satisfaction.answered),
+        ("csat", "response_rate", r.satisfaction.response_rate), ("csat", "ratings", r.satisfaction.ratings),
+        ("csat", "mean", r.satisfaction.mean),
+        *((f"csat_score_{score}", "", n) for score, n in r.satisfaction.distribution.items()),
+    ]
+    for agent in r.agents:
+        rows += [(f"agent:{agent.name}", "handled", agent.handled),
+                 (f"agent:{agent.name}", "first_response_p50", agent.first_response_p50),
+                 (f"agent:{agent.name}", "resolution_p50", agent.resolution_p50),
+                 (f"agent:{agent.name}", "csat", agent.csat), (f"agent:{agent.name}", "ratings", agent.ratings)]
+    rows += [("day:" + d.day.isoformat(), "conversations", d.conversations) for d in r.by_day]
+    rows += [("day:" + d.day.isoformat(), "handed_over", d.handed_over) for d in r.by_day]
+    rows += [(f"hour:{DAYS[day]}", f"{hour:02d}", n) for day, hours in enumerate(r.by_hour)
+             for hour, n in enumerate(hours) if n]
+    rows += [("handover_intent", intent or "(not read by the model)", n) for intent, n in r.handover_intents]
+    rows += [("low_confidence_text", text, n) for text, n in r.top_low_confidence]
+    return rows
+
+
+DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")

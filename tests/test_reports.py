@@ -11,6 +11,7 @@ import json
 from datetime import datetime, timezone
 
 import pytest
+from sqlalchemy import select
 
 from bot.business_hours import parse
 from bot.reports import Period, PeriodError, ReportSettings, build_report, percentile, period
@@ -243,3 +244,24 @@ def test_percentiles_are_nearest_rank():
     assert percentile([7], 90) == 7
     assert percentile([4, 1, 3, 2], 50) == 2 and percentile([4, 1, 3, 2], 90) == 4
     assert percentile(list(range(1, 11)), 90) == 9
+
+
+async def test_a_later_report_sees_what_happened_since(db):
+    """Hand-over facts are kept between reports; an open one is worked out again, so
+    C6's reply, written after the first report, counts in the second."""
+    await build_week(db)
+    before = await build_report(db, CONFIG, WEEK, None, NOW)
+    assert before.first_response.waiting_past_target == 1
+    async with db.session() as session:
+        history = History(session)
+        c6 = (await session.execute(select(Conversation.id).where(Conversation.channel == "facebook")
+                                    .order_by(Conversation.id.desc()).limit(1))).scalar_one()
+        await history.agent(c6, at(9, 9, 25), "bob")
+        await history.event(c6, at(9, 9, 30), "resolved", by="bob", ask_satisfaction=False)
+    after = await build_report(db, CONFIG, WEEK, None, datetime(2026, 3, 9, 10, 0, tzinfo=UTC))
+    first = after.first_response
+    # C6: handed over Saturday 12:00:01, answered Monday 09:25: 25 business minutes.
+    assert (first.business.count, first.waiting_past_target, first.within_target.total) == (5, 0, 5)
+    bob = next(a for a in after.agents if a.name == "bob")
+    assert (bob.first_responses, bob.first_response_p50) == (2, 1200)  # 1200 and 1500: nearest rank
+    assert after.resolution_business.count == 5

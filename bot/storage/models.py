@@ -90,7 +90,7 @@ class Conversation(Base):
     # conversation reads one index entry, however long the queue.
     __table_args__ = (Index("ix_conversations_queue", "status", priority.desc(), "queued_at", "id"),
                       # The reports take the conversations started in a period (bot/reports.py).
-                      Index("ix_conversations_created", "created_at"))
+                      Index("ix_conversations_created", "created_at", postgresql_include=["channel"]))
 
 
 class Message(Base):
@@ -117,13 +117,17 @@ class Message(Base):
         Index("ix_messages_inbox", "inbox_id"),
         Index("ix_messages_platform_id", "platform_message_id"),
         # The reports (bot/reports.py). Partial, so the messages the other kind of author
-        # writes do not pay for them: customers' messages of a period, counted from the
-        # index alone on PostgreSQL; the first agent reply after a hand-over.
+        # writes do not pay for them, and covering on PostgreSQL, so they are read from
+        # the index alone: customers' messages of a period; the customer's message at a
+        # hand-over; the first agent reply after it.
         Index("ix_messages_customer_created", "created_at", sqlite_where=sql_text("author = 'customer'"),
               postgresql_where=sql_text("author = 'customer'"),
               postgresql_include=["conversation_id", "intent", "confidence"]),
+        Index("ix_messages_customer_conversation", "conversation_id", "created_at",
+              sqlite_where=sql_text("author = 'customer'"), postgresql_where=sql_text("author = 'customer'"),
+              postgresql_include=["intent"]),
         Index("ix_messages_agent", "conversation_id", "created_at", sqlite_where=sql_text("author = 'agent'"),
-              postgresql_where=sql_text("author = 'agent'")),
+              postgresql_where=sql_text("author = 'agent'"), postgresql_include=["agent_name"]),
     )
 
 
@@ -139,7 +143,8 @@ class ConversationEvent(Base):
         # The reports read the few events that change hands, never the per-message `nlu`
         # and `actions` ones, which are most of the table: partial indexes leave those out.
         Index("ix_conversation_events_reported", "kind", "created_at",
-              sqlite_where=sql_text(REPORTED_EVENTS), postgresql_where=sql_text(REPORTED_EVENTS)),
+              sqlite_where=sql_text(REPORTED_EVENTS), postgresql_where=sql_text(REPORTED_EVENTS),
+              postgresql_include=["conversation_id", "data"]),
         Index("ix_conversation_events_endings", "conversation_id", "id",
               sqlite_where=sql_text(ENDING_EVENTS), postgresql_where=sql_text(ENDING_EVENTS)),
     )
@@ -279,3 +284,26 @@ class TrainingRun(Base):
     started_at = Column(UtcDateTime, nullable=False)
     heartbeat_at = Column(UtcDateTime, nullable=False)
     finished_at = Column(UtcDateTime)
+
+
+class ReportHandover(Base):
+    """The reports' facts of one hand-over (bot/storage/reports.py), kept so a report reads
+    one narrow row per hand-over instead of working them out from the history each time.
+
+    Worked out from the history by the reports themselves: a row is written the first time
+    a report covers its hand-over and rewritten by every report until the person's part
+    has ended (handed back or resolved), after which nothing in it can change."""
+
+    __tablename__ = "report_handovers"
+    handoff_id = Column(Integer, ForeignKey("conversation_events.id"), primary_key=True)
+    conversation_id = Column(Integer, ForeignKey("conversations.id"), nullable=False)
+    channel = Column(String(32), nullable=False)
+    conversation_started = Column(UtcDateTime, nullable=False, index=True)
+    handed_over_at = Column(UtcDateTime, nullable=False)
+    reason = Column(String(64))
+    intent = Column(String(128))
+    first_reply_at = Column(UtcDateTime)
+    first_reply_by = Column(String(255))
+    ended_at = Column(UtcDateTime)
+    ended_kind = Column(String(16))
+    ended_by = Column(String(255))
