@@ -131,10 +131,14 @@
       ` · ${days} day${days === 1 ? "" : "s"} · ${r.channel || "all channels"} · times in ${r.period.timezone}`;
   }
 
+  let latest = 0;
   async function load() {
     history.replaceState(null, "", `${location.pathname}?${state}`);
     root.classList.add("loading");
+    const asked = ++latest;
     const result = await api("GET", `/console/api/reports?${state}`);
+    // Only the last choice is shown: an earlier report that answers later is dropped.
+    if (asked !== latest) return;
     root.classList.remove("loading");
     if (!result.ok) { toast(result.data.error || "Could not make the report.", "error"); return; }
     const r = result.data;
