@@ -50,7 +50,7 @@ def history(now: datetime, conversations: int, messages_each: int, seed: int = 7
     empty = "{}"
     for cid in range(1, conversations + 1):
         channel = CHANNELS[cid % len(CHANNELS)]
-        started = now - timedelta(seconds=rng.uniform(600, 30 * 86400 - 600))
+        started = _start(rng, now)
         customers.append((cid, channel, f"c{cid}", None, started, None))
         handed = rng.random() < 0.25
         status = "bot"
@@ -102,6 +102,18 @@ def history(now: datetime, conversations: int, messages_each: int, seed: int = 7
         convs.append((cid, cid, channel, status, None, 0, False, None, agent if handoff_at else None,
                       started, clock, clock, clock, handoff_at, None, None))
     return customers, convs, messages, events, ratings
+
+
+# Customers write mostly in the day and less at the weekend.
+HOURLY = (1, 1, 1, 1, 1, 2, 3, 5, 8, 10, 11, 11, 10, 10, 10, 10, 9, 9, 8, 7, 6, 4, 3, 2)
+
+
+def _start(rng: random.Random, now: datetime) -> datetime:
+    while True:
+        day = (now - timedelta(days=rng.randrange(30))).replace(hour=0, minute=0, second=0, microsecond=0)
+        started = day + timedelta(hours=rng.choices(range(24), weights=HOURLY)[0], seconds=rng.uniform(0, 3600))
+        if started < now - timedelta(minutes=10) and (day.weekday() < 5 or rng.random() < 0.6):
+            return started
 
 
 COLUMNS = {
