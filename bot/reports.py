@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+from bisect import bisect_right
 from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
@@ -266,31 +267,35 @@ def figures(span: Period, channel: str | None, now: datetime, config: ReportSett
         grid[local.weekday()][local.hour] += count
 
     handed_over_started = {row.conversation_id: row.conversation_started for row in handovers}
-    handed_per_day = Counter(started.astimezone(zone).date() for started in handed_over_started.values())
+    days = span.days
+    midnights = [datetime.combine(day, time(0), tzinfo=zone).timestamp() for day in days]
+    handed_per_day = Counter(days[bisect_right(midnights, started) - 1] for started in handed_over_started.values())
     handed = len(handed_over_started)
 
     clock = OpenClock(config.hours, span.start, max(now, span.end))
+    open_between = clock.between
+    now_seconds = now.timestamp()
     target = config.first_response_target_seconds
     business, wall, resolution_business, resolution_wall = [], [], [], []
     within = waiting_past = ended_unanswered = 0
     agent_first: dict[str, list[float]] = defaultdict(list)
     agent_resolution: dict[str, list[float]] = defaultdict(list)
-    for row in handovers:
-        if row.first_reply_at is not None:
-            open_seconds = clock.open_seconds(row.handed_over_at, row.first_reply_at)
+    for (_, _, handed_over_at, _, _, first_reply_at, first_reply_by, ended_at, ended_kind, ended_by) in handovers:
+        if first_reply_at is not None:
+            open_seconds = open_between(handed_over_at, first_reply_at)
             business.append(open_seconds)
-            wall.append((row.first_reply_at - row.handed_over_at).total_seconds())
+            wall.append(first_reply_at - handed_over_at)
             within += open_seconds <= target
-            agent_first[row.first_reply_by or "?"].append(open_seconds)
-        elif row.ended_at is not None:
+            agent_first[first_reply_by or "?"].append(open_seconds)
+        elif ended_at is not None:
             ended_unanswered += 1
-        elif clock.open_seconds(row.handed_over_at, now) > target:
+        elif open_between(handed_over_at, now_seconds) > target:
             waiting_past += 1
-        if row.ended_by_kind == "resolved":
-            open_seconds = clock.open_seconds(row.handed_over_at, row.ended_at)
+        if ended_kind == "resolved":
+            open_seconds = open_between(handed_over_at, ended_at)
             resolution_business.append(open_seconds)
-            resolution_wall.append((row.ended_at - row.handed_over_at).total_seconds())
-            agent_resolution[row.ended_by or "?"].append(open_seconds)
+            resolution_wall.append(ended_at - handed_over_at)
+            agent_resolution[ended_by or "?"].append(open_seconds)
 
     reasons = Counter(row.reason or "unknown" for row in handovers)
     scores = [r.score for r in ratings]
@@ -326,7 +331,7 @@ def figures(span: Period, channel: str | None, now: datetime, config: ReportSett
             mean=sum(scores) / len(scores) if scores else None,
             distribution={score: scores.count(score) for score in range(1, 6)}),
         agents=agents,
-        by_day=tuple(Day(day, per_day[day], handed_per_day[day]) for day in span.days),
+        by_day=tuple(Day(day, per_day[day], handed_per_day[day]) for day in days),
         by_hour=tuple(tuple(row) for row in grid),
         handover_intents=tuple(sorted(Counter(row.intent for row in handovers).items(),
                                       key=lambda kv: (-kv[1], kv[0] or ""))[:TOP]),
