@@ -110,3 +110,54 @@ def handoff_notice(hours: BusinessHours, now: datetime, expected_wait: float | N
     when = f"from {opening:%a %H:%M}" if opening else "as soon as they are back"
     return (f"Our team is away right now (hours: {hours.text}, {hours.timezone}). "
             f"They will answer you here {when}.")
+
+
+class OpenClock:
+    """Seconds the team was open between two moments, for the reports' response times.
+
+    Built once for a stretch of days: each local day's opening spans are turned into UTC
+    instants (seconds since 1970) with a running total, so a duration is two binary
+    searches however long it is, and a daylight-saving change (a 23- or 25-hour day) is
+    counted as the wall clock moved. Moments outside the stretch are clamped to it.
+    """
+
+    def __init__(self, hours: BusinessHours, first: datetime, last: datetime) -> None:
+        from bisect import bisect_right
+
+        self._bisect = bisect_right
+        self.always = hours.spans is None
+        zone = hours.zone
+        day = first.astimezone(zone).date() - timedelta(days=1)
+        end_day = last.astimezone(zone).date() + timedelta(days=1)
+        starts: list[float] = []
+        lengths: list[float] = []
+        totals: list[float] = []  # open seconds before each span starts
+        total = 0.0
+        while not self.always and day <= end_day:
+            for start, end in (hours.spans or {}).get(day.weekday(), ()):
+                opened = datetime.combine(day, start, tzinfo=zone).timestamp()
+                closed = datetime.combine(day, end, tzinfo=zone).timestamp()
+                starts.append(opened)
+                lengths.append(closed - opened)
+                totals.append(total)
+                total += closed - opened
+            day += timedelta(days=1)
+        self._starts, self._lengths, self._totals = starts, lengths, totals
+
+    def _before(self, moment: float) -> float:
+        """Open seconds from the start of the stretch up to `moment` (seconds since 1970)."""
+        index = self._bisect(self._starts, moment) - 1
+        if index < 0:
+            return 0.0
+        return self._totals[index] + min(moment - self._starts[index], self._lengths[index])
+
+    def between(self, start: float, end: float) -> float:
+        """Open seconds between two moments given as seconds since 1970."""
+        if end <= start:
+            return 0.0
+        if self.always:
+            return end - start
+        return self._before(end) - self._before(start)
+
+    def open_seconds(self, start: datetime, end: datetime) -> float:
+        return self.between(start.timestamp(), end.timestamp())

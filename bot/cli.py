@@ -65,6 +65,16 @@ def _parser() -> argparse.ArgumentParser:
     transcript.add_argument("--json", action="store_true")
     transcript.set_defaults(handler=_transcript)
 
+    report = sub.add_parser("report", help="the Reports page's figures for a period (docs/analytics.md)")
+    report.add_argument("--since", help="first day, YYYY-MM-DD in BUSINESS_TIMEZONE (default: 6 days before --until)")
+    report.add_argument("--until", help="last day, included (default: today)")
+    report.add_argument("--range", choices=("today", "7d", "30d"), help="a preset ending today, instead of the dates")
+    report.add_argument("--channel", help="one channel's conversations only")
+    output = report.add_mutually_exclusive_group()
+    output.add_argument("--json", action="store_true")
+    output.add_argument("--csv", action="store_true", help="figure,dimension,value rows")
+    report.set_defaults(handler=_report)
+
     telegram = sub.add_parser("telegram", help="Telegram bot set-up")
     telegram_sub = telegram.add_subparsers(dest="telegram_command", required=True)
     set_webhook = telegram_sub.add_parser("set-webhook", help="register this service's webhook with Telegram")
@@ -268,6 +278,35 @@ def _handback(settings: Settings, args: argparse.Namespace) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 1
     print(f"conversation {conversation.id} is back with the bot")
+    return 0
+
+
+def _report(settings: Settings, args: argparse.Namespace) -> int:
+    import csv
+
+    from bot.messages import utcnow
+    from bot.reports import PeriodError, ReportSettings, build_report, flat_figures, period
+
+    now = utcnow()
+    try:
+        span = period(args.since, args.until, settings.business_timezone, now, args.range)
+    except PeriodError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    config = ReportSettings.from_settings(settings)
+    report = _with_db(settings, lambda db: build_report(db, config, span, args.channel, now))
+    if args.json:
+        print(json.dumps(report.to_json(), indent=2))
+        return 0
+    rows = flat_figures(report)
+    if args.csv:
+        writer = csv.writer(sys.stdout)
+        writer.writerow(("figure", "dimension", "value"))
+        writer.writerows(("" if v is None else v for v in row) for row in rows)
+        return 0
+    for figure, dimension, value in rows:
+        shown = "-" if value is None else f"{value:.4g}" if isinstance(value, float) else value
+        print(f"{figure:<40} {dimension:<24} {shown}")
     return 0
 
 

@@ -97,6 +97,9 @@ class Settings:
     # On a database without an admin account, `run`/`web` create `admin` and print its password once.
     console_first_admin: bool = True
     console_session_hours: float = 12.0
+    # Reports (bot/reports.py): the share of hand-overs a person first answered within this
+    # many minutes of business hours.
+    first_response_target: float = 15.0
 
     # `GET /health` answers anyone only {"status": ...}; the details (model, backlog, which
     # settings each channel lacks) need `Authorization: Bearer <HEALTH_TOKEN>`. Empty: never.

@@ -40,6 +40,10 @@ from bot.storage.database import Database
 from bot.web.pages import render
 
 TRAINER_HOME = "/console/review"
+REPORTS_PATH = "/console/reports"
+# Pages the Reports page links to beside its own figures, (title, path, what it shows): the
+# public-reputation watch adds itself here.
+REPORTS_RELATED: tuple[tuple[str, str, str], ...] = ()
 
 
 def nav_items(who: Identity) -> list[tuple[str, str, str]]:
@@ -48,7 +52,7 @@ def nav_items(who: Identity) -> list[tuple[str, str, str]]:
     if who.role in QUEUE_ROLES:
         items += [("queue", "Queue", "/console/"), ("canned", "Canned responses", "/console/canned")]
     if may_supervise(who.role):
-        items.append(("supervisor", "Team", "/console/supervisor"))
+        items += [("supervisor", "Team", "/console/supervisor"), ("reports", "Reports", REPORTS_PATH)]
     if who.role in TRAINER_ROLES:
         items += [("review", "Review", TRAINER_HOME), ("intents", "Intents", "/console/intents"),
                   ("models", "Models", "/console/models")]
@@ -128,6 +132,11 @@ def view_routes(db: Database, storage: DatabaseStorage, templates: Environment,
     async def supervisor(request: web.Request) -> web.Response:
         return await page(request, "supervisor.html", "supervisor")
 
+    @login_required(SUPERVISOR_ROLES, api=False)
+    async def reports(request: web.Request) -> web.Response:
+        return await page(request, "reports.html", "reports", related=REPORTS_RELATED,
+                          may_review=identity(request).role in TRAINER_ROLES)
+
     @login_required(TRAINER_ROLES, api=False)
     async def review(request: web.Request) -> web.Response:
         return await page(request, "review.html", "review")
@@ -147,7 +156,7 @@ def view_routes(db: Database, storage: DatabaseStorage, templates: Environment,
     return [
         web.get("/login", login_form), web.post("/login", login), web.post("/logout", logout),
         web.get("/", queue), web.get(r"/conversations/{conversation_id:\d+}", conversation),
-        web.get("/canned", canned), web.get("/supervisor", supervisor),
+        web.get("/canned", canned), web.get("/supervisor", supervisor), web.get("/reports", reports),
         web.get("/review", review), web.get("/intents", intents),
         web.get(r"/intents/{intent:[a-z][a-z0-9_]*}", intent), web.get("/models", models),
     ]

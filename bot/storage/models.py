@@ -23,6 +23,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text as sql_text,
 )
 from sqlalchemy.orm import declarative_base
 from sqlalchemy.types import TypeDecorator
@@ -46,6 +47,10 @@ class UtcDateTime(TypeDecorator):
 
 
 Base = declarative_base()
+
+# The conversation events the reports read, and those that end a person's part in one.
+REPORTED_EVENTS = "kind IN ('handoff', 'handback', 'resolved', 'satisfaction_asked')"
+ENDING_EVENTS = "kind IN ('handback', 'resolved')"
 
 
 class Customer(Base):
@@ -83,7 +88,9 @@ class Conversation(Base):
     closed_at = Column(UtcDateTime)
     # Matches the queue's order (most urgent, then longest waiting) so taking the next
     # conversation reads one index entry, however long the queue.
-    __table_args__ = (Index("ix_conversations_queue", "status", priority.desc(), "queued_at", "id"),)
+    __table_args__ = (Index("ix_conversations_queue", "status", priority.desc(), "queued_at", "id"),
+                      # The reports take the conversations started in a period (bot/reports.py).
+                      Index("ix_conversations_created", "created_at", postgresql_include=["channel"]))
 
 
 class Message(Base):
@@ -109,6 +116,18 @@ class Message(Base):
         Index("ix_messages_conversation", "conversation_id", "id"),
         Index("ix_messages_inbox", "inbox_id"),
         Index("ix_messages_platform_id", "platform_message_id"),
+        # The reports (bot/reports.py). Partial, so the messages the other kind of author
+        # writes do not pay for them, and covering on PostgreSQL, so they are read from
+        # the index alone: customers' messages of a period; the customer's message at a
+        # hand-over; the first agent reply after it.
+        Index("ix_messages_customer_created", "created_at", sqlite_where=sql_text("author = 'customer'"),
+              postgresql_where=sql_text("author = 'customer'"),
+              postgresql_include=["conversation_id", "intent", "confidence"]),
+        Index("ix_messages_customer_conversation", "conversation_id", "created_at",
+              sqlite_where=sql_text("author = 'customer'"), postgresql_where=sql_text("author = 'customer'"),
+              postgresql_include=["intent"]),
+        Index("ix_messages_agent", "conversation_id", "created_at", sqlite_where=sql_text("author = 'agent'"),
+              postgresql_where=sql_text("author = 'agent'"), postgresql_include=["agent_name"]),
     )
 
 
@@ -119,7 +138,16 @@ class ConversationEvent(Base):
     kind = Column(String(32), nullable=False)
     data = Column(JSON, nullable=False, default=dict)
     created_at = Column(UtcDateTime, nullable=False)
-    __table_args__ = (Index("ix_conversation_events_conversation", "conversation_id", "id"),)
+    __table_args__ = (
+        Index("ix_conversation_events_conversation", "conversation_id", "id"),
+        # The reports read the few events that change hands, never the per-message `nlu`
+        # and `actions` ones, which are most of the table: partial indexes leave those out.
+        Index("ix_conversation_events_reported", "kind", "created_at",
+              sqlite_where=sql_text(REPORTED_EVENTS), postgresql_where=sql_text(REPORTED_EVENTS),
+              postgresql_include=["conversation_id", "data"]),
+        Index("ix_conversation_events_endings", "conversation_id", "id",
+              sqlite_where=sql_text(ENDING_EVENTS), postgresql_where=sql_text(ENDING_EVENTS)),
+    )
 
 
 class InboxItem(Base):
@@ -259,3 +287,26 @@ class TrainingRun(Base):
     started_at = Column(UtcDateTime, nullable=False)
     heartbeat_at = Column(UtcDateTime, nullable=False)
     finished_at = Column(UtcDateTime)
+
+
+class ReportHandover(Base):
+    """The reports' facts of one hand-over (bot/storage/reports.py), kept so a report reads
+    one narrow row per hand-over instead of working them out from the history each time.
+
+    Worked out from the history by the reports themselves: a row is written the first time
+    a report covers its hand-over and rewritten by every report until the person's part
+    has ended (handed back or resolved), after which nothing in it can change."""
+
+    __tablename__ = "report_handovers"
+    handoff_id = Column(Integer, ForeignKey("conversation_events.id"), primary_key=True)
+    conversation_id = Column(Integer, ForeignKey("conversations.id"), nullable=False)
+    channel = Column(String(32), nullable=False)
+    conversation_started = Column(UtcDateTime, nullable=False, index=True)
+    handed_over_at = Column(UtcDateTime, nullable=False)
+    reason = Column(String(64))
+    intent = Column(String(128))
+    first_reply_at = Column(UtcDateTime)
+    first_reply_by = Column(String(255))
+    ended_at = Column(UtcDateTime)
+    ended_kind = Column(String(16))
+    ended_by = Column(String(255))

@@ -52,3 +52,20 @@ def test_unreadable_hours_are_refused(text):
 def test_waits_read_naturally():
     assert describe_wait(61) == "about 1 minute"
     assert describe_wait(3 * 3600) == "about 3 hours"
+
+
+def test_open_seconds_across_a_weekend_and_a_clock_change():
+    """Friday 17:50 GMT to Monday 09:10 BST (the clocks went forward on Sunday 29 March
+    2026): 10 minutes on Friday, Saturday 10:00-16:00, 10 minutes on Monday."""
+    from bot.business_hours import OpenClock
+
+    hours = parse("Mon-Fri 09:00-18:00; Sat 10:00-16:00", "Europe/London")
+    clock = OpenClock(hours, datetime(2026, 3, 1, tzinfo=timezone.utc), datetime(2026, 4, 30, tzinfo=timezone.utc))
+    friday = datetime(2026, 3, 27, 17, 50, tzinfo=timezone.utc)
+    monday = datetime(2026, 3, 30, 8, 10, tzinfo=timezone.utc)  # 09:10 in London
+    assert clock.open_seconds(friday, monday) == 10 * 60 + 6 * 3600 + 10 * 60
+    assert clock.open_seconds(monday, friday) == 0
+    sunday = datetime(2026, 3, 29, 0, 0, tzinfo=timezone.utc)
+    assert clock.open_seconds(sunday, sunday.replace(hour=23)) == 0
+    always = OpenClock(parse("always"), friday, monday)
+    assert always.open_seconds(friday, monday) == (monday - friday).total_seconds()
