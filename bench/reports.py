@@ -220,7 +220,7 @@ def markdown(counts: dict[str, int], results: list[dict]) -> str:
         lines.append(f"| {r['report']} | {r['conversations']:,} | {r['hand-overs']:,} | {r['customer messages']:,} "
                      f"| {r['median_s'] * 1000:.0f} | {r['max_s'] * 1000:.0f} | {r['cpu_s'] * 1000:.0f} | < 1000 |")
     first = next(r for r in results if r.get("first"))
-    lines += ["", f"The first report after migration 0005_h16r works out the facts of every hand-over it covers "
+    lines += ["", f"The first report after migration 0006 works out the facts of every hand-over it covers "
               f"once (table `report_handovers`): {first['seconds']:.1f} s for this history; later reports redo "
               "only the hand-overs still with a person."]
     return "\n".join(lines) + "\n"

@@ -1,6 +1,6 @@
 """outbox: when the customer message a first reply answers was accepted (for metrics)
 
-Revision ID: 0005_h16m
+Revision ID: 0005
 Revises: 0004
 Create Date: 2026-12-04
 """
@@ -8,7 +8,7 @@ from alembic import op
 import sqlalchemy as sa
 import bot.storage.models
 
-revision = '0005_h16m'
+revision = '0005'
 down_revision = '0004'
 branch_labels = None
 depends_on = None

@@ -1,16 +1,16 @@
 """the reports: indexes (conversations by start, customers' and agents' messages, the
 events that change hands) and the facts of each hand-over
 
-Revision ID: 0005_h16r
-Revises: 0004
+Revision ID: 0006
+Revises: 0005
 Create Date: 2026-12-04
 """
 from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0005_h16r'
-down_revision = '0004'
+revision = '0006'
+down_revision = '0005'
 branch_labels = None
 depends_on = None
 
