@@ -27,7 +27,7 @@ from bot.settings import PROJECT_DIR
 from bot.training.project import Project
 from bot.training.registry import Registry
 from tests.support.browser import chat_say, customer_chat, new_page
-from tests.support.client import cli, cli_json, new_sender, say
+from tests.support.client import add_account, cli_json, new_sender, say
 from tests.support.process import ServiceProcess
 from tests.training.conftest import TINY, copy_project, project_env
 
@@ -74,9 +74,7 @@ def service(setup) -> Iterator[ServiceProcess]:
 def people(setup, service) -> dict[str, str]:
     passwords = {}
     for name, role in (("tess", "trainer"), ("ann", "agent"), ("ada", "admin")):
-        result = cli(setup.database_url, "users", "add", name, "--role", role)
-        assert result.returncode == 0, result.stderr
-        passwords[name] = re.search(r"with password: (\S+)", result.stdout).group(1)
+        passwords[name] = add_account(setup.database_url, name, role)
     return passwords
 
 
