@@ -45,7 +45,7 @@ def console_routes(db: Database, bus: Bus, settings: Settings, templates: Enviro
     async def home(_: web.Request) -> web.Response:
         raise web.HTTPMovedPermanently(HOME)
 
-    routes = [*view_routes(Logins(db, checks), storage, LoginForms(db, secure=secure), templates,
+    routes = [*view_routes(Logins(db, checks, bus), storage, LoginForms(db, secure=secure), templates,
                            settings.brand_name, trusted_proxies),
               *api_routes(db, desk), *live_routes(bus, desk, storage), *training_api_routes(db, settings),
               *models_routes(models, bus, storage)]

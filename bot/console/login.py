@@ -17,7 +17,8 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from bot.console import auth
-from bot.console.accounts import AccountError, check_password
+from bot.bus import Bus
+from bot.console.accounts import AccountError, check_password, sessions_ended
 from bot.console.throttle import ADDRESS, PAIR, address_key, pair_key, too_many_attempts
 from bot.storage import accounts, throttle
 from bot.storage.database import Database
@@ -51,9 +52,10 @@ class PasswordChecks:
 
 
 class Logins:
-    def __init__(self, db: Database, checks: PasswordChecks) -> None:
+    def __init__(self, db: Database, checks: PasswordChecks, bus: Bus | None = None) -> None:
         self.db = db
         self.checks = checks
+        self.bus = bus
 
     async def _checked(self, address: str, name: str, password: str, now: datetime
                        ) -> tuple[LoginResult | None, auth.Account | None]:
@@ -114,4 +116,6 @@ class Logins:
                 return LoginResult(False, "the current password is wrong")
             agent.password_hash, agent.must_change_password = new_hash, False
             await accounts.end_sessions_of(session, name)
-            return LoginResult(True, role=agent.role)
+            role = agent.role
+        await sessions_ended(self.bus, name)
+        return LoginResult(True, role=role)

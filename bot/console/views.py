@@ -110,7 +110,10 @@ def view_routes(logins: Logins, storage: DatabaseStorage, forms: LoginForms, tem
         who = identity(request)
         as_json = request.content_type == "application/json"
         if as_json:
-            body = await request.json()
+            try:
+                body = await request.json()
+            except ValueError:
+                return web.json_response({"error": "the body must be JSON"}, status=400)
             body = body if isinstance(body, dict) else {}
             target = HOME
         else:
