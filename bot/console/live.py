@@ -107,11 +107,16 @@ async def serve_socket(request: web.Request, bus: Bus, topic: str, agent: str, a
 
 async def _close_when_ended(ws: web.WebSocketResponse, endings, agent: str, alive: Alive,
                             ending: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    checked_at = loop.time()
     try:
         while not ws.closed:
-            notice = await endings.get(timeout=SESSION_CHECK_SECONDS)
-            if notice is not None and notice.get("agent") not in (agent, None):
+            notice = await endings.get(timeout=max(0.0, checked_at + SESSION_CHECK_SECONDS - loop.time()))
+            # Others' logouts are no reason to look, unless the periodic check is due anyway.
+            if (notice is not None and notice.get("agent") not in (agent, None)
+                    and loop.time() < checked_at + SESSION_CHECK_SECONDS):
                 continue
+            checked_at = loop.time()
             if not await alive():
                 ending.set()
                 await ws.close(code=WSCloseCode.POLICY_VIOLATION, message=SESSION_ENDED)

@@ -47,7 +47,7 @@ async def client(db, database_url, tmp_path, bus):
 
 async def opened(ws) -> dict:
     """The snapshot a socket sends when it opens."""
-    frame = await ws.receive(timeout=10)
+    frame = await ws.receive(timeout=30)
     assert frame.type == WSMsgType.TEXT, frame
     return frame.json()
 
