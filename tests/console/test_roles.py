@@ -53,10 +53,6 @@ async def test_agents_use_canned_responses_supervisors_and_admins_keep_them(clie
     canned_id = (await made.json())["id"]
 
     ann = await as_(client, "ann")
-    listed = await client.get("/console/api/canned")
-    assert listed.status == 200
-    assert (await listed.json()) == {"canned": [{"id": canned_id, "shortcut": "refund", "text": "3-5 days."}],
-                                     "may_edit": False}
     reason = "only supervisors and admins may change canned responses"
     for response in (
         await client.post("/console/api/canned", json={"shortcut": "refund", "text": "Never."}, headers=ann),
@@ -64,6 +60,10 @@ async def test_agents_use_canned_responses_supervisors_and_admins_keep_them(clie
         await client.delete(f"/console/api/canned/{canned_id}", headers=ann),
     ):
         assert response.status == 403 and (await response.json()) == {"error": reason}
+    listed = await client.get("/console/api/canned")
+    assert listed.status == 200
+    assert (await listed.json()) == {"canned": [{"id": canned_id, "shortcut": "refund", "text": "3-5 days."}],
+                                     "may_edit": False}
 
     ada = await as_(client, "ada")
     assert (await (await client.get("/console/api/canned")).json())["may_edit"] is True
