@@ -78,3 +78,6 @@ OUTBOX_TOPIC = "outbox"
 CONSOLE_TOPIC = "console"
 # Training runs and model activations, for the trainers' pages.
 TRAINING_TOPIC = "training"
+# Console sessions ended (logout, account disabled, password changed): open console
+# WebSockets check whether theirs still exists.
+SESSIONS_TOPIC = "console-sessions"

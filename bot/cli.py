@@ -8,6 +8,7 @@ import json
 import logging
 import os
 import sys
+from contextlib import asynccontextmanager
 
 from bot import settings as settings_module
 from bot.settings import Settings, SettingsError
@@ -181,7 +182,7 @@ async def _print_urls(settings: Settings, first_admin: tuple[str, str] | None) -
     # Printed last, after the libraries' start-up noise, so nobody has to scroll for it.
     account = "" if first_admin is None else (
         f"\n    Console account created: {first_admin[0]} / {first_admin[1]}\n"
-        f"    (shown once; change it with `python -m bot users set-password {first_admin[0]}`)\n")
+        f"    (shown once; the console asks for a new password at first sign-in)\n")
     print(f"""
   {settings.brand_name} assistant is running ({_safe_url(settings)})
 
@@ -397,6 +398,22 @@ def _users(settings: Settings, work) -> int:
         return 1
 
 
+@asynccontextmanager
+async def _sessions_bus(settings: Settings):
+    """In scale-out, the bus that tells the web processes to close an account's WebSockets
+    at once (without it, each socket notices within seconds by itself)."""
+    if not settings.redis_url:
+        yield None
+        return
+    from bot.redis_bus import RedisBus
+
+    bus = RedisBus(settings.redis_url)
+    try:
+        yield bus
+    finally:
+        await bus.close()
+
+
 def _users_add(settings: Settings, args: argparse.Namespace) -> int:
     from bot.console.accounts import add_user
     from bot.messages import utcnow
@@ -416,7 +433,7 @@ def _users_list(settings: Settings, args: argparse.Namespace) -> int:
 
     async def work(db):
         rows = [{"name": a.name, "role": a.role, "active": a.active,
-                 "locked_until": a.locked_until.isoformat() if a.locked_until else None,
+                 "must_change_password": a.must_change_password,
                  "last_login_at": a.last_login_at.isoformat() if a.last_login_at else None}
                 for a in await list_users(db)]
         if args.json:
@@ -435,7 +452,8 @@ def _users_set_password(settings: Settings, args: argparse.Namespace) -> int:
     given = _password_from(args)
 
     async def work(db):
-        password = await set_password(db, args.name, given)
+        async with _sessions_bus(settings) as bus:
+            password = await set_password(db, args.name, given, bus)
         print(f"password of {args.name} changed" + ("" if given is not None else f": {password}"))
         return 0
 
@@ -446,7 +464,8 @@ def _users_disable(settings: Settings, args: argparse.Namespace) -> int:
     from bot.console.accounts import disable
 
     async def work(db):
-        await disable(db, args.name)
+        async with _sessions_bus(settings) as bus:
+            await disable(db, args.name, bus)
         print(f"{args.name} is disabled and logged out")
         return 0
 

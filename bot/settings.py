@@ -104,6 +104,13 @@ class Settings:
     # `GET /health` answers anyone only {"status": ...}; the details (model, backlog, which
     # settings each channel lacks) need `Authorization: Bearer <HEALTH_TOKEN>`. Empty: never.
     health_token: str = ""
+    # Password checks (argon2, ~50 ms of CPU and 64 MiB each) running at once in a process;
+    # more logins wait their turn, so a flood of them cannot take the cores from webhooks.
+    console_login_concurrency: int = 2
+
+    # Reverse proxies whose X-Forwarded-For is believed (comma-separated IPs or CIDR ranges);
+    # empty: the peer's own address is the client's (bot/client_address.py).
+    trusted_proxies: str = ""
 
     max_body_bytes: int = 512 * 1024
     # Platforms batch: one Meta delivery may carry up to 1,000 updates, several MB. A 413

@@ -14,16 +14,18 @@ from aiohttp import web
 from jinja2 import Environment
 
 from bot.bus import Bus
+from bot.client_address import parse_trusted_proxies
 from bot.console.api import api_routes
 from bot.console.desk import Desk
 from bot.console.live import live_routes
+from bot.console.login import Logins, PasswordChecks
 from bot.console.models_api import ModelsDesk, models_routes
 from bot.console.reports_api import reports_routes
 from bot.console.training_api import training_api_routes
-from bot.console.sessions import HOME, DatabaseStorage, with_sessions
+from bot.console.sessions import HOME, DatabaseStorage, LoginForms, with_sessions
 from bot.console.views import view_routes
 from bot.messages import utcnow
-from bot.settings import Settings
+from bot.settings import Settings, SettingsError
 from bot.storage.database import Database
 from bot.training.runs import TrainingRunner
 
@@ -31,17 +33,23 @@ PREFIX = "/console"
 
 
 def console_routes(db: Database, bus: Bus, settings: Settings, templates: Environment,
-                   clock: Callable[[], datetime] = utcnow, *, models: ModelsDesk) -> list[web.RouteDef]:
-    storage = DatabaseStorage(db, max_age=int(settings.console_session_hours * 3600),
-                              secure=settings.public_url.startswith("https://"))
+                   clock: Callable[[], datetime] = utcnow, *, models: ModelsDesk,
+                   checks: PasswordChecks) -> list[web.RouteDef]:
+    secure = settings.public_url.startswith("https://")
+    storage = DatabaseStorage(db, max_age=int(settings.console_session_hours * 3600), secure=secure, bus=bus)
     desk = Desk(db, bus, clock)
+    try:
+        trusted_proxies = parse_trusted_proxies(settings.trusted_proxies)
+    except ValueError as error:
+        raise SettingsError(str(error)) from None
 
     async def home(_: web.Request) -> web.Response:
         raise web.HTTPMovedPermanently(HOME)
 
-    routes = [*view_routes(db, storage, templates, settings.brand_name), *api_routes(db, desk),
-              *live_routes(bus, desk), *training_api_routes(db, settings), *models_routes(models, bus),
-              *reports_routes(db, settings, clock)]
+    routes = [*view_routes(Logins(db, checks, bus), storage, LoginForms(db, secure=secure), templates,
+                           settings.brand_name, trusted_proxies),
+              *api_routes(db, desk), *live_routes(bus, desk, storage), *training_api_routes(db, settings),
+              *models_routes(models, bus, storage), *reports_routes(db, settings, clock)]
     return [web.get(PREFIX, home),
             *(web.route(r.method, PREFIX + r.path, with_sessions(storage, r.handler)) for r in routes)]
 
@@ -50,9 +58,11 @@ def mount_console(app: web.Application, db: Database, bus: Bus, settings: Settin
                   clock: Callable[[], datetime] = utcnow, serving: Callable[[], str | None] = lambda: None) -> None:
     runner = TrainingRunner(db, bus, settings, clock)
     models = ModelsDesk(db, bus, settings, runner, serving)
-    app.router.add_routes(console_routes(db, bus, settings, templates, clock, models=models))
+    checks = PasswordChecks(settings.console_login_concurrency)
+    app.router.add_routes(console_routes(db, bus, settings, templates, clock, models=models, checks=checks))
 
     async def stop_trainings(_: web.Application) -> None:
         await runner.close()
+        checks.close()
 
     app.on_shutdown.append(stop_trainings)

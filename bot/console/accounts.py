@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
+from bot.bus import SESSIONS_TOPIC, Bus
 from bot.console.auth import ROLES, generate_password, hash_password
 from bot.storage import accounts
 from bot.storage.database import Database
@@ -31,14 +32,24 @@ def check_password(password: str) -> str:
     return password
 
 
+async def sessions_ended(bus: Bus | None, name: str) -> None:
+    """Tell every process that `name`'s sessions ended, so their open WebSockets close."""
+    if bus is not None:
+        await bus.publish(SESSIONS_TOPIC, {"type": "sessions_ended", "agent": name})
+
+
 async def add_user(db: Database, name: str, role: str, password: str | None, now: datetime) -> str:
-    """Create an account; returns its password (the generated one when none was given)."""
+    """Create an account; returns its password (the generated one when none was given).
+    A generated password is printed, so whoever sees the terminal knows it: its holder
+    must choose another at first sign-in. One piped in was chosen by its holder."""
     if role not in ROLES:
         raise AccountError(f"role must be one of {', '.join(ROLES)}")
+    generated = password is None
     password = check_password(password) if password is not None else generate_password()
     async with db.session() as session:
         try:
-            await accounts.add_agent(session, check_name(name), role, hash_password(password), now)
+            await accounts.add_agent(session, check_name(name), role, hash_password(password), now,
+                                     must_change_password=generated)
         except accounts.AccountExists as error:
             raise AccountError(str(error)) from error
     return password
@@ -49,21 +60,24 @@ async def list_users(db: Database) -> list[Agent]:
         return await accounts.list_agents(session)
 
 
-async def set_password(db: Database, name: str, password: str | None) -> str:
+async def set_password(db: Database, name: str, password: str | None, bus: Bus | None = None) -> str:
+    generated = password is None
     password = check_password(password) if password is not None else generate_password()
     async with db.session() as session:
         agent = await _existing(session, name)
         agent.password_hash = hash_password(password)
-        agent.failed_logins, agent.locked_until = 0, None
+        agent.must_change_password = generated
         await accounts.end_sessions_of(session, name)
+    await sessions_ended(bus, name)
     return password
 
 
-async def disable(db: Database, name: str) -> None:
+async def disable(db: Database, name: str, bus: Bus | None = None) -> None:
     async with db.session() as session:
         agent = await _existing(session, name)
         agent.active = False
         await accounts.end_sessions_of(session, name)
+    await sessions_ended(bus, name)
 
 
 async def ensure_first_admin(db: Database, now: datetime) -> str | None:
@@ -73,7 +87,7 @@ async def ensure_first_admin(db: Database, now: datetime) -> str | None:
             return None
     password = await add_user(db, FIRST_ADMIN, "admin", None, now)
     logger.warning("created the console account %r with a one-time password (shown once on stdout); "
-                   "change it with `python -m bot users set-password %s`", FIRST_ADMIN, FIRST_ADMIN)
+                   "the console asks for a new one at first sign-in", FIRST_ADMIN)
     return password
 
 

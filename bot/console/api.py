@@ -20,6 +20,10 @@ SHORTCUT_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-_")
 
 queue_api = login_required(QUEUE_ROLES, api=True)
 supervisor_api = login_required(SUPERVISOR_ROLES, api=True)
+# Canned responses are shared by the whole team: agents use them, supervisors curate them.
+CANNED_EDITORS = SUPERVISOR_ROLES
+canned_editor_api = login_required(CANNED_EDITORS, api=True,
+                                   refusal="only supervisors and admins may change canned responses")
 
 
 async def json_body(request: web.Request) -> dict[str, Any]:
@@ -122,9 +126,10 @@ def api_routes(db: Database, desk: Desk) -> list[web.RouteDef]:
     async def canned(request):
         async with db.session() as session:
             rows = await store.canned_responses(session)
-        return {"canned": [{"id": c.id, "shortcut": c.shortcut, "text": c.text} for c in rows]}
+        return {"canned": [{"id": c.id, "shortcut": c.shortcut, "text": c.text} for c in rows],
+                "may_edit": identity(request).role in CANNED_EDITORS}
 
-    @queue_api
+    @canned_editor_api
     @answering
     async def save_canned(request):
         body = await json_body(request)
@@ -136,7 +141,7 @@ def api_routes(db: Database, desk: Desk) -> list[web.RouteDef]:
                                             identity(request).name, utcnow())
         return {"id": saved.id, "shortcut": saved.shortcut}
 
-    @queue_api
+    @canned_editor_api
     @answering
     async def delete_canned(request):
         async with db.session() as session:

@@ -1,15 +1,14 @@
 """Who may log in to the console, and what each role may do. Pure; no I/O.
 
 Passwords are hashed with argon2id (argon2-cffi's defaults follow RFC 9106's
-recommendation). Repeated wrong passwords lock an account for a while, so a guessed
-name cannot be brute-forced through the login form.
+recommendation). How often a login may be tried is bot/console/throttle.py's business;
+bot/console/login.py puts the two together.
 """
 
 from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -21,8 +20,6 @@ SUPERVISOR_ROLES = frozenset({"supervisor", "admin"})
 # Who teaches the bot and ships its models.
 TRAINER_ROLES = frozenset({"trainer", "admin"})
 
-MAX_FAILED_LOGINS = 5
-LOCKOUT = timedelta(minutes=15)
 WRONG_CREDENTIALS = "wrong name or password"
 
 _hasher = PasswordHasher()
@@ -53,6 +50,10 @@ def generate_password() -> str:
 DUMMY_HASH = hash_password(generate_password())
 
 
+# Longer passwords are refused unchecked: argon2 hashes whatever it is given.
+MAX_PASSWORD_CHARS = 1024
+
+
 @dataclass(frozen=True)
 class Account:
     """What a login decision needs to know about an account."""
@@ -61,34 +62,16 @@ class Account:
     role: str
     password_hash: str
     active: bool
-    failed_logins: int
-    locked_until: datetime | None
+    must_change_password: bool = False
 
 
-@dataclass(frozen=True)
-class LoginOutcome:
-    ok: bool
-    error: str | None = None
-    # What to store on the account afterwards.
-    failed_logins: int = 0
-    locked_until: datetime | None = None
-
-
-def attempt_login(account: Account | None, password: str, now: datetime) -> LoginOutcome:
-    if account is None:
-        verify_password(DUMMY_HASH, password)
-        return LoginOutcome(False, WRONG_CREDENTIALS)
-    if account.locked_until is not None and account.locked_until > now:
-        minutes = max(1, round((account.locked_until - now).total_seconds() / 60))
-        return LoginOutcome(False, f"too many failed attempts: try again in {minutes} minute(s)",
-                            account.failed_logins, account.locked_until)
-    if not verify_password(account.password_hash, password) or not account.active:
-        failed = account.failed_logins + 1
-        if failed >= MAX_FAILED_LOGINS:
-            return LoginOutcome(False, f"too many failed attempts: the account is locked for "
-                                       f"{int(LOCKOUT.total_seconds() // 60)} minutes", 0, now + LOCKOUT)
-        return LoginOutcome(False, WRONG_CREDENTIALS, failed, None)
-    return LoginOutcome(True, None, 0, None)
+def password_matches(account: Account | None, password: str) -> bool:
+    """Slow on purpose (argon2): called off the event loop, a few at a time."""
+    if account is None or len(password) > MAX_PASSWORD_CHARS:
+        # The same work for a name that does not exist, so timing does not tell.
+        verify_password(DUMMY_HASH, password[:MAX_PASSWORD_CHARS])
+        return False
+    return verify_password(account.password_hash, password) and account.active
 
 
 def may_work_queue(role: str) -> bool:

@@ -14,11 +14,11 @@ from aiohttp import web
 from aiohttp_session import get_session
 
 from bot.bus import TRAINING_TOPIC, Bus
-from bot.console.api import answering, json_body
+from bot.console.api import answering, json_body, text_field
 from bot.console.auth import TRAINER_ROLES
 from bot.console.desk import DeskError
-from bot.console.live import COALESCE_SECONDS, refusal, serve_socket
-from bot.console.sessions import identity, login_required
+from bot.console.live import COALESCE_SECONDS, Alive, SessionEnded, checked, refusal, serve_socket, session_check
+from bot.console.sessions import DatabaseStorage, identity, login_required
 from bot.settings import Settings
 from bot.storage import training as store
 from bot.storage.database import Database
@@ -79,9 +79,14 @@ class ModelsDesk:
         except TrainingBusy as busy:
             raise DeskError(f"a training is running already (run {busy.run_id}); wait for it to finish") from None
 
-    async def activate(self, version: str, force: bool) -> str:
+    async def activate(self, version: str, by: str, role: str, forced_reason: str | None = None) -> str:
+        """Activate a version; one the gate refused only by an admin who says why (kept on
+        the version's registry entry and shown on the Models page)."""
+        if forced_reason is not None and role != "admin":
+            raise DeskError("only an admin may activate a version the gate refused", 403)
         try:
-            entry = await asyncio.to_thread(self.registry.activate, version, force=force)
+            entry = await asyncio.to_thread(self.registry.activate, version, force=forced_reason is not None,
+                                            forced_by=by, reason=forced_reason)
         except RegistryError as error:
             raise DeskError(str(error)) from None
         await self.bus.publish(TRAINING_TOPIC, {"type": "activated", "version": entry.version})
@@ -96,7 +101,7 @@ class ModelsDesk:
         return entry.version
 
 
-def models_routes(desk: ModelsDesk, bus: Bus) -> list[web.RouteDef]:
+def models_routes(desk: ModelsDesk, bus: Bus, storage: DatabaseStorage) -> list[web.RouteDef]:
     @trainer_api
     @answering
     async def models(request):
@@ -112,7 +117,13 @@ def models_routes(desk: ModelsDesk, bus: Bus) -> list[web.RouteDef]:
     @answering
     async def activate(request):
         body = await json_body(request)
-        return {"active": await desk.activate(request.match_info["version"], bool(body.get("force")))}
+        who = identity(request)
+        reason = None
+        if body.get("force"):
+            if who.role != "admin":
+                raise DeskError("only an admin may activate a version the gate refused", 403)
+            reason = text_field(body, "reason", 500).strip()
+        return {"active": await desk.activate(request.match_info["version"], who.name, who.role, reason)}
 
     @trainer_api
     @answering
@@ -124,7 +135,9 @@ def models_routes(desk: ModelsDesk, bus: Bus) -> list[web.RouteDef]:
         refused = refusal(request, session, TRAINER_ROLES)
         if refused is not None:
             return refused
-        return await serve_socket(request, bus, TRAINING_TOPIC, lambda ws, notices: _push(ws, notices, desk))
+        alive = session_check(storage, session)
+        return await serve_socket(request, bus, TRAINING_TOPIC, session["agent"], alive,
+                                  lambda ws, notices: _push(ws, notices, desk, alive))
 
     return [
         web.get("/api/training/models", models),
@@ -135,8 +148,9 @@ def models_routes(desk: ModelsDesk, bus: Bus) -> list[web.RouteDef]:
     ]
 
 
-async def _push(ws: web.WebSocketResponse, notices, desk: ModelsDesk) -> None:
+async def _push(ws: web.WebSocketResponse, notices, desk: ModelsDesk, alive: Alive) -> None:
     try:
+        await checked(ws, alive)
         await ws.send_json(await desk.snapshot())
         while not ws.closed:
             await notices.get(timeout=REFRESH_SECONDS)
@@ -144,11 +158,14 @@ async def _push(ws: web.WebSocketResponse, notices, desk: ModelsDesk) -> None:
             while await notices.get(timeout=0.01) is not None:
                 pass
             if not ws.closed:
+                await checked(ws, alive)
                 await ws.send_json(await desk.snapshot())
     except asyncio.CancelledError:
         raise
     except (ConnectionResetError, RuntimeError):
         pass  # the page went away
+    except SessionEnded:
+        pass  # the watcher closes the socket at its next check
     except Exception:
         logger.exception("models page live updates stopped")
         await ws.close()

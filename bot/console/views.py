@@ -8,35 +8,28 @@ text is never parsed as HTML.
 
 from __future__ import annotations
 
-import asyncio
+from collections.abc import Sequence
+from urllib.parse import quote
 
 from aiohttp import web
 from aiohttp_session import get_session, new_session
 from jinja2 import Environment
 
-from bot.console.auth import (
-    QUEUE_ROLES,
-    SUPERVISOR_ROLES,
-    TRAINER_ROLES,
-    attempt_login,
-    hash_password,
-    may_supervise,
-    needs_rehash,
-)
+from bot.client_address import Network, client_address
+from bot.console.auth import QUEUE_ROLES, ROLES, SUPERVISOR_ROLES, TRAINER_ROLES, may_supervise
+from bot.console.login import Logins, LoginResult
 from bot.console.sessions import (
     HOME,
     LOGIN_PATH,
     DatabaseStorage,
     Identity,
-    csrf_ok,
+    LoginForms,
     csrf_token,
     identity,
     login_required,
     safe_next,
 )
 from bot.messages import utcnow
-from bot.storage import accounts
-from bot.storage.database import Database
 from bot.web.pages import render
 
 TRAINER_HOME = "/console/review"
@@ -44,6 +37,7 @@ REPORTS_PATH = "/console/reports"
 # Pages the Reports page links to beside its own figures, (title, path, what it shows): the
 # public-reputation watch adds itself here.
 REPORTS_RELATED: tuple[tuple[str, str, str], ...] = ()
+PASSWORD_PATH = "/console/password"
 
 
 def nav_items(who: Identity) -> list[tuple[str, str, str]]:
@@ -59,57 +53,100 @@ def nav_items(who: Identity) -> list[tuple[str, str, str]]:
     return items
 
 
-def view_routes(db: Database, storage: DatabaseStorage, templates: Environment,
-                brand_name: str) -> list[web.RouteDef]:
+def view_routes(logins: Logins, storage: DatabaseStorage, forms: LoginForms, templates: Environment,
+                brand_name: str, trusted_proxies: Sequence[Network]) -> list[web.RouteDef]:
     async def page(request: web.Request, template: str, section: str, **context) -> web.Response:
         who = identity(request)
         session = await get_session(request)
         return render(templates, f"console/{template}", brand_name=brand_name, agent=who,
                       nav=nav_items(who), section=section, csrf=csrf_token(session), **context)
 
+    async def login_page(target: str | None, error: str | None, name: str, status: int = 200,
+                         retry_after: float | None = None) -> web.Response:
+        token = await forms.issue()
+        response = render(templates, "console/login.html", brand_name=brand_name, next=safe_next(target),
+                          error=error, login_name=name, csrf=token)
+        forms.set_cookie(response, token)
+        response.set_status(status)
+        if retry_after is not None:
+            response.headers["Retry-After"] = str(max(1, int(retry_after + 0.999)))
+        return response
+
     async def login_form(request: web.Request) -> web.Response:
         session = await get_session(request)
         if session.get("agent"):
             raise web.HTTPSeeOther(safe_next(request.query.get("next")))
-        return _login_page(templates, brand_name, csrf_token(session), request.query.get("next"), None, "")
+        return await login_page(request.query.get("next"), None, "")
+
+    async def start_session(request: web.Request, name: str, result: LoginResult) -> None:
+        # A fresh session: a session id planted before login is worth nothing.
+        await storage.forget(request)
+        fresh = await new_session(request)
+        fresh["agent"], fresh["role"] = name, result.role
+        if result.must_change_password:
+            fresh["must_change_password"] = True
+        csrf_token(fresh)
 
     async def login(request: web.Request) -> web.Response:
-        session = await get_session(request)
         form = await request.post()
         target = safe_next(str(form.get("next") or ""))
         name = str(form.get("name") or "").strip()
-        if not await csrf_ok(request, session):
-            return _login_page(templates, brand_name, csrf_token(session), target,
-                               "Your form expired; please try again.", name, status=403)
+        if not await forms.valid(request, form.get("csrf_token")):
+            return await login_page(target, "Your form expired; please try again.", name, status=403)
         password = str(form.get("password") or "")
-        now = utcnow()
-        async with db.session() as db_session:
-            agent = await accounts.get_agent(db_session, name, lock=True) if name else None
-            # argon2 takes tens of milliseconds of CPU on purpose: off the loop that acks webhooks.
-            outcome = await asyncio.to_thread(attempt_login, accounts.account_of(agent) if agent else None,
-                                              password, now)
-            if agent is not None:
-                agent.failed_logins, agent.locked_until = outcome.failed_logins, outcome.locked_until
-                if outcome.ok:
-                    agent.last_login_at = now
-                    # Logins are rare enough to sweep expired sessions (and abandoned forms) here.
-                    await accounts.delete_expired_sessions(db_session, now)
-                    if needs_rehash(agent.password_hash):
-                        agent.password_hash = hash_password(password)
-            role = agent.role if agent is not None else None
-        if not outcome.ok:
-            return _login_page(templates, brand_name, csrf_token(session), target, outcome.error, name,
-                               status=401)
-        # A fresh session at login: a session id planted before login is worth nothing.
-        await storage.forget(request)
-        fresh = await new_session(request)
-        fresh["agent"], fresh["role"] = name, role
-        csrf_token(fresh)
-        # Trainers do not work the queue: their home is the review queue.
-        landing = target if target != HOME or role != "trainer" else TRAINER_HOME
-        raise web.HTTPSeeOther(landing)
+        result = await logins.log_in(client_address(request, trusted_proxies), name, password, utcnow())
+        if not result.ok:
+            return await login_page(target, result.error, name, status=401 if result.retry_after is None else 429,
+                                    retry_after=result.retry_after)
+        await start_session(request, name, result)
+        if result.must_change_password:
+            raise web.HTTPSeeOther(f"{PASSWORD_PATH}?next={quote(target, safe='')}")
+        raise web.HTTPSeeOther(landing(target, result.role))
 
-    @login_required(frozenset({"agent", "supervisor", "trainer", "admin"}), api=False)
+    @login_required(frozenset(ROLES), api=False, before_password_change=True)
+    async def password_form(request: web.Request) -> web.Response:
+        return await page(request, "password.html", "password", next=safe_next(request.query.get("next")),
+                          forced=bool((await get_session(request)).get("must_change_password")), error=None)
+
+    @login_required(frozenset(ROLES), api=False, before_password_change=True)
+    async def change_password(request: web.Request) -> web.Response:
+        """The form posts here; so can a script, with JSON ({"current", "new"}) and the header."""
+        who = identity(request)
+        as_json = request.content_type == "application/json"
+        if as_json:
+            try:
+                body = await request.json()
+            except ValueError:
+                return web.json_response({"error": "the body must be JSON"}, status=400)
+            body = body if isinstance(body, dict) else {}
+            target = HOME
+        else:
+            body = await request.post()
+            target = safe_next(str(body.get("next") or ""))
+        current, new = body.get("current"), body.get("new")
+        if not isinstance(current, str) or not isinstance(new, str):
+            result = LoginResult(False, "give the current password and a new one")
+        elif not as_json and new != body.get("repeat"):
+            result = LoginResult(False, "the new password and its repetition differ")
+        else:
+            result = await logins.change_password(client_address(request, trusted_proxies), who.name, current, new,
+                                                  utcnow())
+        if not result.ok:
+            status = 400 if result.retry_after is None else 429
+            if as_json:
+                return web.json_response({"error": result.error}, status=status)
+            response = await page(request, "password.html", "password", next=target, error=result.error,
+                                  forced=bool((await get_session(request)).get("must_change_password")))
+            response.set_status(status)
+            return response
+        # Every session of the account ended with the change (open pages elsewhere close);
+        # this one goes on in a fresh session.
+        await start_session(request, who.name, result)
+        if as_json:
+            return web.json_response({"ok": True})
+        raise web.HTTPSeeOther(landing(target, result.role))
+
+    @login_required(frozenset(ROLES), api=False, before_password_change=True)
     async def logout(request: web.Request) -> web.Response:
         session = await get_session(request)
         session.invalidate()
@@ -155,6 +192,7 @@ def view_routes(db: Database, storage: DatabaseStorage, templates: Environment,
 
     return [
         web.get("/login", login_form), web.post("/login", login), web.post("/logout", logout),
+        web.get("/password", password_form), web.post("/password", change_password),
         web.get("/", queue), web.get(r"/conversations/{conversation_id:\d+}", conversation),
         web.get("/canned", canned), web.get("/supervisor", supervisor), web.get("/reports", reports),
         web.get("/review", review), web.get("/intents", intents),
@@ -162,10 +200,6 @@ def view_routes(db: Database, storage: DatabaseStorage, templates: Environment,
     ]
 
 
-def _login_page(templates: Environment, brand_name: str, csrf: str, target: str | None, error: str | None,
-                name: str, status: int = 200) -> web.Response:
-    response = render(templates, "console/login.html", brand_name=brand_name, csrf=csrf,
-                      next=safe_next(target), error=error, login_name=name)
-    response.set_status(status)
-    return response
-
+def landing(target: str, role: str | None) -> str:
+    # Trainers do not work the queue: their home is the review queue.
+    return target if target != HOME or role != "trainer" else TRAINER_HOME

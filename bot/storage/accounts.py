@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -9,33 +10,31 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.console.auth import Account
-from bot.storage.models import Agent, ConsoleSession
+from bot.storage.dialect import insert_ignoring_conflicts
+from bot.storage.models import Agent, ConsoleKey, ConsoleSession
 
 
 class AccountExists(ValueError):
     pass
 
 
-async def add_agent(session: AsyncSession, name: str, role: str, password_hash: str, now: datetime) -> Agent:
+async def add_agent(session: AsyncSession, name: str, role: str, password_hash: str, now: datetime, *,
+                    must_change_password: bool = False) -> Agent:
     if await get_agent(session, name) is not None:
         raise AccountExists(f"an account named {name!r} already exists")
-    agent = Agent(name=name, role=role, password_hash=password_hash, active=True, failed_logins=0, created_at=now)
+    agent = Agent(name=name, role=role, password_hash=password_hash, active=True, failed_logins=0, created_at=now,
+                  must_change_password=must_change_password)
     session.add(agent)
     await session.flush()
     return agent
 
 
-async def get_agent(session: AsyncSession, name: str, *, lock: bool = False) -> Agent | None:
-    query = select(Agent).where(Agent.name == name)
-    if lock and session.bind.dialect.name == "postgresql":
-        # Concurrent wrong passwords each count: the failure counter is read under a lock.
-        query = query.with_for_update()
-    return (await session.execute(query)).scalar_one_or_none()
+async def get_agent(session: AsyncSession, name: str) -> Agent | None:
+    return (await session.execute(select(Agent).where(Agent.name == name))).scalar_one_or_none()
 
 
 def account_of(agent: Agent) -> Account:
-    return Account(agent.name, agent.role, agent.password_hash, agent.active, agent.failed_logins,
-                   agent.locked_until)
+    return Account(agent.name, agent.role, agent.password_hash, agent.active, agent.must_change_password)
 
 
 async def list_agents(session: AsyncSession) -> list[Agent]:
@@ -47,6 +46,18 @@ async def has_admin(session: AsyncSession) -> bool:
         select(func.count()).select_from(Agent).where(Agent.role == "admin", Agent.active.is_(True))
     )).scalar_one()
     return count > 0
+
+
+async def console_key(session: AsyncSession, name: str, make: Callable[[], str]) -> str:
+    """The shared secret `name`, made by whichever process needs it first."""
+    await session.execute(insert_ignoring_conflicts(session, ConsoleKey.__table__, [{"name": name, "value": make()}]))
+    return (await session.execute(select(ConsoleKey.value).where(ConsoleKey.name == name))).scalar_one()
+
+
+async def session_exists(session: AsyncSession, key_hash: str, now: datetime) -> bool:
+    found = await session.execute(select(ConsoleSession.key_hash).where(
+        ConsoleSession.key_hash == key_hash, ConsoleSession.expires_at > now))
+    return found.first() is not None
 
 
 async def load_session(session: AsyncSession, key_hash: str, now: datetime) -> dict[str, Any] | None:
@@ -75,6 +86,7 @@ async def delete_expired_sessions(session: AsyncSession, now: datetime) -> int:
 
 
 async def end_sessions_of(session: AsyncSession, name: str) -> int:
-    """Log an agent out everywhere (password changed, account disabled)."""
+    """Log an agent out everywhere (password changed, account disabled); the caller
+    announces it (bot/console/sessions.py, announce_ended) so open WebSockets close."""
     result = await session.execute(delete(ConsoleSession).where(ConsoleSession.agent_name == name))
     return result.rowcount or 0

@@ -61,6 +61,7 @@ def add_commands(sub) -> None:
     models.add_argument("action", nargs="?", choices=("list", "activate", "rollback"), default="list")
     models.add_argument("version", nargs="?")
     models.add_argument("--force", action="store_true", help="activate a version the gate refused")
+    models.add_argument("--reason", default="", help="why the gate is overruled (kept with the version)")
     models.add_argument("--json", action="store_true")
     models.set_defaults(handler=_models)
 
@@ -360,7 +361,8 @@ def _models(settings: Settings, args: argparse.Namespace) -> int:
             if not args.version:
                 print("error: which version? see `python -m bot models list`", file=sys.stderr)
                 return 2
-            entry = registry.activate(args.version, force=args.force)
+            entry = registry.activate(args.version, force=args.force, forced_by="command line",
+                                      reason=args.reason or None)
             print(f"{entry.version} is active; a running service switches to it within a few seconds")
             return 0
         if args.action == "rollback":

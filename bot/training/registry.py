@@ -39,6 +39,8 @@ class ModelVersion:
     status: str = "candidate"
     gate: dict[str, Any] | None = None
     activated_at: str | None = None
+    # A version the gate refused and someone activated anyway: {"by", "reason", "at"}.
+    forced: dict[str, Any] | None = None
 
 
 def version_name(fingerprint: str, now: datetime | None = None) -> str:
@@ -135,13 +137,19 @@ class Registry:
 
         return self._update(change)
 
-    def activate(self, version: str, *, force: bool = False) -> ModelVersion:
+    def activate(self, version: str, *, force: bool = False, forced_by: str | None = None,
+                 reason: str | None = None) -> ModelVersion:
         def change(versions: list[ModelVersion], history: list[str]) -> ModelVersion:
             index = _index(versions, version)
-            if versions[index].status == "refused" and not force:
+            refused = versions[index].status == "refused"
+            if refused and not force:
                 raise RegistryError(f"{version} was refused by the gate; activate it anyway with --force")
             if not (self.models_dir / versions[index].file).exists():
                 raise RegistryError(f"the model file of {version} is missing")
+            if refused:
+                # Who overruled the gate, and why, stays with the version.
+                versions[index] = replace(versions[index], forced={
+                    "by": forced_by, "reason": reason, "at": utcnow().isoformat(timespec="seconds")})
             _make_active(versions, index)
             if not history or history[-1] != version:
                 history.append(version)

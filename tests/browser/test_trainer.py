@@ -27,7 +27,7 @@ from bot.settings import PROJECT_DIR
 from bot.training.project import Project
 from bot.training.registry import Registry
 from tests.support.browser import chat_say, customer_chat, new_page
-from tests.support.client import cli, cli_json, new_sender, say
+from tests.support.client import add_account, cli_json, new_sender, say
 from tests.support.process import ServiceProcess
 from tests.training.conftest import TINY, copy_project, project_env
 
@@ -74,9 +74,7 @@ def service(setup) -> Iterator[ServiceProcess]:
 def people(setup, service) -> dict[str, str]:
     passwords = {}
     for name, role in (("tess", "trainer"), ("ann", "agent"), ("ada", "admin")):
-        result = cli(setup.database_url, "users", "add", name, "--role", role)
-        assert result.returncode == 0, result.stderr
-        passwords[name] = re.search(r"with password: (\S+)", result.stdout).group(1)
+        passwords[name] = add_account(setup.database_url, name, role)
     return passwords
 
 
@@ -239,12 +237,28 @@ async def test_a_worse_model_is_refused_on_the_page_with_the_reasons(browser, se
         assert refused.status == "refused"
         row = tess.locator(f"#version-rows tr[data-version='{refused.version}']")
         await expect(row).to_contain_text("refused")
-        await expect(row.get_by_role("button", name="Activate anyway")).to_be_visible()
+        # Overruling the gate is an admin's call, not a trainer's.
+        await expect(row.get_by_role("button", name="Activate")).to_have_count(0)
         await row.get_by_role("button", name="Report").click()
         await expect(tess.locator(".report-row")).to_contain_text("Intents whose F1 dropped")
         assert Registry(setup.models).active().version == active.version
+
+        context = await browser.new_context(viewport={"width": 1280, "height": 900})
+        ada = await context.new_page()
+        reason = "the held-out set predates the new intents"
+        ada.on("dialog", lambda dialog: asyncio.ensure_future(dialog.accept(reason)))
+        await log_in(ada, service, "ada", people["ada"], "/console/")
+        await ada.goto(f"{service.url}/console/models")
+        row = ada.locator(f"#version-rows tr[data-version='{refused.version}']")
+        await row.get_by_role("button", name="Activate anyway").click()
+        await expect(ada.locator(".forced-row")).to_contain_text("Activated against the gate by ada")
+        await expect(ada.locator(".forced-row")).to_contain_text(reason)
+        entry = Registry(setup.models).get(refused.version)
+        assert entry.status == "active" and entry.forced["by"] == "ada" and entry.forced["reason"] == reason
+        await context.close()
     finally:
         config.write_text(original)
+        Registry(setup.models).activate(active.version)
 
 
 async def test_two_trainings_at_once_are_refused(service, people):

@@ -32,7 +32,7 @@ from channels import facebook
 from channels.base import Delivery, WebhookRejected, WebhookRequest
 from channels.meta import signature
 from channels.meta_messaging import MetaChannel, Platform
-from tests.support.client import cli, cli_json, responses
+from tests.support.client import add_account, cli_json, responses
 from tests.support.fake_platform import FakePlatform, Recorded, Scripted
 
 PLATFORM_MAX_BODY = Settings().platform_max_body_bytes
@@ -645,9 +645,7 @@ COMPLAINT = "this is the worst service ever, my parcel arrived broken and nobody
 @pytest.fixture(scope="module")
 def agent_password(service) -> str:
     """An agent account, made the way an admin makes one: with the CLI."""
-    result = cli(service.env["DATABASE_URL"], "users", "add", "sam", "--role", "agent")
-    assert result.returncode == 0, result.stderr
-    return re.search(r"with password: (\S+)", result.stdout).group(1)
+    return add_account(service.env["DATABASE_URL"], "sam", "agent")
 
 
 class Console:

@@ -39,11 +39,20 @@ def is_response(text: str, name: str) -> bool:
     return text in responses()[name]
 
 
-def cli(database_url: str, *args: str) -> subprocess.CompletedProcess:
+def cli(database_url: str, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
     import os
 
     return subprocess.run([sys.executable, "-m", "bot", *args], cwd=PROJECT_DIR, capture_output=True, text=True,
-                          env={**os.environ, "DATABASE_URL": database_url}, timeout=120)
+                          env={**os.environ, "DATABASE_URL": database_url}, timeout=120, input=stdin)
+
+
+def add_account(database_url: str, name: str, role: str) -> str:
+    """An account made the way an admin hands one over: with the CLI and a password piped
+    in (a generated one would have to be changed at first sign-in); returns the password."""
+    password = f"{name}-{uuid.uuid4().hex[:12]}"
+    result = cli(database_url, "users", "add", name, "--role", role, "--password-stdin", stdin=password + "\n")
+    assert result.returncode == 0, result.stderr
+    return password
 
 
 def cli_json(database_url: str, *args: str):

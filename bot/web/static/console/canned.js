@@ -1,4 +1,5 @@
-// Canned responses: add, change (same shortcut) and delete.
+// Canned responses: everyone sees them; supervisors and admins add, change (same shortcut)
+// and delete them.
 "use strict";
 
 (() => {
@@ -7,8 +8,12 @@
   async function load() {
     const result = await api("GET", "/console/api/canned");
     const rows = result.data.canned || [];
+    const mayEdit = Boolean(result.data.may_edit);
+    document.getElementById("canned-form").hidden = !mayEdit;
+    document.getElementById("canned-readonly").hidden = mayEdit;
     document.getElementById("canned-empty").hidden = rows.length > 0;
     document.getElementById("canned-list").replaceChildren(...rows.map((c) => {
+      if (!mayEdit) return el("li", { class: "canned" }, el("div", {}, el("strong", {}, `/${c.shortcut}`), el("p", {}, c.text)));
       const remove = el("button", { class: "btn ghost small", type: "button" }, "Delete");
       remove.addEventListener("click", async () => {
         const done = await api("DELETE", `/console/api/canned/${c.id}`);

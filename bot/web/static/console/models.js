@@ -5,6 +5,7 @@
 (() => {
   const { api, el, toast, time, live, badge } = window.Desk;
   const $ = (name) => document.getElementById(name);
+  const isAdmin = document.body.dataset.role === "admin";
   const STATUS = { running: "training…", passed: "passed", refused: "refused by the gate", failed: "failed", lost: "lost" };
   const VERSION_STATUS = { active: "good", candidate: "", refused: "bad", retired: "closed" };
   const openReports = new Set();
@@ -53,13 +54,18 @@
       const gate = decision ? el("span", { class: decision.passed ? "gate-pass" : "gate-fail" }, decision.passed ? "passed" : "refused")
         : el("span", { class: "muted" }, v.status === "active" && !snapshot.versions.some((o) => o !== v && o.gate) ? "first model" : "—");
       const actions = el("td", { class: "row" });
-      if (v.status !== "active") {
+      // Overruling the gate is an admin's call, with a reason kept on the version.
+      if (v.status !== "active" && (v.status !== "refused" || isAdmin)) {
         const activate = el("button", { class: `btn small${v.status === "refused" ? " ghost danger" : ""}`, type: "button" },
           v.status === "refused" ? "Activate anyway" : "Activate");
         activate.addEventListener("click", async () => {
           const force = v.status === "refused";
-          if (force && !window.confirm(`The gate refused ${v.version}. Answer customers with it anyway?`)) return;
-          const result = await api("POST", `/console/api/training/models/${v.version}/activate`, { force });
+          let reason;
+          if (force) {
+            reason = window.prompt(`The gate refused ${v.version}. Why answer customers with it anyway?`);
+            if (!reason || !reason.trim()) return;
+          }
+          const result = await api("POST", `/console/api/training/models/${v.version}/activate`, force ? { force, reason } : {});
           if (result.ok) toast(`${v.version} is active; the service switches to it within ${snapshot.poll_interval}s.`);
           else toast(result.data.error || "Could not activate it.", "error");
         });
@@ -78,6 +84,10 @@
         el("td", {}, badge(v.status, `version ${VERSION_STATUS[v.status] || ""}`)),
         el("td", {}, time(v.created_at)), el("td", {}, f1(v)), el("td", {}, gate), actions);
       const rows = [row];
+      if (v.forced) {
+        rows.push(el("tr", { class: "forced-row" }, el("td", { colspan: 6, class: "forced" },
+          `Activated against the gate by ${v.forced.by || "someone"}, ${time(v.forced.at)}: ${v.forced.reason || "no reason given"}`)));
+      }
       if (v.report && openReports.has(v.version)) {
         rows.push(el("tr", { class: "report-row" }, el("td", { colspan: 6 }, el("pre", { class: "report" }, v.report))));
       }
