@@ -154,6 +154,27 @@ class Settings:
     socketio_enabled: bool = False
     socketio_cors_origins: str = ""
 
+    # Open channels (REST, web chat, socket.io, callback), whose clients pick their own
+    # sender ids: limits per client address, which rotating ids does not get around.
+    # Comma-separated IPs/CIDRs of the operator's reverse proxies, whose X-Forwarded-For is
+    # believed (bot/client_address.py); empty: the peer of the connection is the client.
+    trusted_proxies: str = ""
+    # Messages per minute from one address after a burst of `address_burst` (0: no limit).
+    # Generous: an office behind one NAT address shares it.
+    address_rate_per_minute: float = 120.0
+    address_burst: int = 60
+    # Conversations one address may put in the human queue per hour (0: no limit); beyond
+    # it the customer gets a polite reply and the message stays in the history.
+    address_handoffs_per_hour: int = 20
+    # Rasa's `--auth-token`: when set, REST webhook requests need `?token=` (or a bearer header).
+    rest_auth_token: str = ""
+    # Rasa's socketio `jwt_key`/`jwt_method`: when set, a widget connects with
+    # `auth: {"token": JWT}` and the token's `sub` is its session (sender) id.
+    socketio_jwt_key: str = ""
+    socketio_jwt_method: str = "HS256"
+    # Rasa's callback channel: replies are POSTed to this URL ({"recipient_id", "text"...}).
+    callback_url: str = ""
+
     @classmethod
     def from_mapping(cls, source: Mapping[str, str]) -> Settings:
         values: dict[str, Any] = {}
@@ -168,6 +189,7 @@ class Settings:
             settings = replace(settings, database_url=_anchored_sqlite(settings.database_url))
         if not settings.public_url:
             settings = replace(settings, public_url=f"http://{settings.host}:{settings.port}")
+        _check_proxies(settings.trusted_proxies)
         return settings
 
     @property
@@ -178,6 +200,15 @@ class Settings:
     def sync_database_url(self) -> str:
         """The same database for synchronous clients (Alembic, Rasa's SQLTrackerStore)."""
         return _with_driver(self.database_url, SYNC_DRIVERS)
+
+
+def _check_proxies(setting: str) -> None:
+    from bot.client_address import parse_proxies
+
+    try:
+        parse_proxies(setting)
+    except ValueError as error:
+        raise SettingsError(f"TRUSTED_PROXIES: {error}") from error
 
 
 def _tracker_file(database: str) -> str:

@@ -61,7 +61,7 @@ def _matches(actual, expected) -> bool:
         return isinstance(actual, dict) and expected["error"] in actual.get("error", "")
     if isinstance(expected, list) and expected and expected[0].get("type") == "message":
         defaults = {"sender_name": None, "payload": None, "attachments": [], "is_public": False,
-                    "thread_id": None, "metadata": {}}
+                    "thread_id": None, "metadata": {}, "client_address": None}
         expected = [{**defaults, **e} for e in expected]
         for got, wanted in zip(actual, expected):
             if wanted["message_id"] == NEW_UUID and re.fullmatch(r"[0-9a-f]{32}", got["message_id"]):
