@@ -113,7 +113,10 @@ def create_app(settings: Settings, roles: Roles = Roles(), *, bus: Bus | None = 
             else:
                 app.router.add_routes(channel_routes(channel, inbox, settings.platform_max_body_bytes, proxies))
         mount_console(app, db, bus, settings, templates, clock,
-                      serving=lambda: engine.model_name if (engine := app.get(ENGINE_KEY)) else None)
+                      serving=lambda: engine.model_name if (engine := app.get(ENGINE_KEY)) else None,
+                      # Replies in band only: nothing can reach those customers afterwards.
+                      no_push_channels=frozenset(name for name, c in channels.items()
+                                                 if getattr(c, "replies_in_band", False)))
         app.router.add_static("/static", STATIC_DIR)
     app.router.add_get("/health", _health(settings, roles, channels))
     # After the contexts above have started (the model is loaded by then).

@@ -165,7 +165,7 @@ class Settings:
     address_burst: int = 60
     # Conversations one address may put in the human queue per hour (0: no limit); beyond
     # it the customer gets a polite reply and the message stays in the history.
-    address_handoffs_per_hour: int = 20
+    address_handoffs_per_hour: int = 30
     # Rasa's `--auth-token`: when set, REST webhook requests need `?token=` (or a bearer header).
     rest_auth_token: str = ""
     # Rasa's socketio `jwt_key`/`jwt_method`: when set, a widget connects with

@@ -30,10 +30,11 @@ PREFIX = "/console"
 
 
 def console_routes(db: Database, bus: Bus, settings: Settings, templates: Environment,
-                   clock: Callable[[], datetime] = utcnow, *, models: ModelsDesk) -> list[web.RouteDef]:
+                   clock: Callable[[], datetime] = utcnow, *, models: ModelsDesk,
+                   no_push_channels: frozenset[str] = frozenset()) -> list[web.RouteDef]:
     storage = DatabaseStorage(db, max_age=int(settings.console_session_hours * 3600),
                               secure=settings.public_url.startswith("https://"))
-    desk = Desk(db, bus, clock)
+    desk = Desk(db, bus, clock, no_push_channels)
 
     async def home(_: web.Request) -> web.Response:
         raise web.HTTPMovedPermanently(HOME)
@@ -45,10 +46,12 @@ def console_routes(db: Database, bus: Bus, settings: Settings, templates: Enviro
 
 
 def mount_console(app: web.Application, db: Database, bus: Bus, settings: Settings, templates: Environment,
-                  clock: Callable[[], datetime] = utcnow, serving: Callable[[], str | None] = lambda: None) -> None:
+                  clock: Callable[[], datetime] = utcnow, serving: Callable[[], str | None] = lambda: None,
+                  no_push_channels: frozenset[str] = frozenset()) -> None:
     runner = TrainingRunner(db, bus, settings, clock)
     models = ModelsDesk(db, bus, settings, runner, serving)
-    app.router.add_routes(console_routes(db, bus, settings, templates, clock, models=models))
+    app.router.add_routes(console_routes(db, bus, settings, templates, clock, models=models,
+                                         no_push_channels=no_push_channels))
 
     async def stop_trainings(_: web.Application) -> None:
         await runner.close()
