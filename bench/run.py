@@ -217,7 +217,8 @@ async def main() -> None:
     model = cached_model()
     results: dict[str, dict] = {}
     log(f"model {model.name}; {SENDERS} senders x {MESSAGES_EACH} messages; workers {WORKER_COUNTS}")
-    quiet = {"LOG_LEVEL": "WARNING", "SENDER_RATE_PER_MINUTE": "0", "DEMO_ORDERS": "false", "POLL_INTERVAL": "0.5"}
+    quiet = {"LOG_LEVEL": "WARNING", "SENDER_RATE_PER_MINUTE": "0", "ADDRESS_RATE_PER_MINUTE": "0",
+             "DEMO_ORDERS": "false", "POLL_INTERVAL": "0.5"}
 
     async def bare() -> dict:
         with BareRasa(model) as rasa:

@@ -13,6 +13,7 @@ from pathlib import Path
 from aiohttp import web
 
 from bot.bus import Bus, LocalBus
+from bot.client_address import parse_proxies
 from bot.console import mount_console
 from bot.engine import DialogueEngine, EngineError, read_endpoints
 from bot.http import HttpClient
@@ -72,8 +73,11 @@ def create_app(settings: Settings, roles: Roles = Roles(), *, bus: Bus | None = 
     app[BUS_KEY] = bus
     limiter = (RateLimiter(settings.sender_rate_per_minute, settings.sender_burst)
                if settings.sender_rate_per_minute > 0 else None)
-    inbox = Inbox(db, bus, clock, settings.poll_interval, limiter)
-    rest = RestChannel(settings.max_text_chars)
+    address_limiter = (RateLimiter(settings.address_rate_per_minute, settings.address_burst)
+                       if settings.address_rate_per_minute > 0 else None)
+    proxies = parse_proxies(settings.trusted_proxies)
+    inbox = Inbox(db, bus, clock, settings.poll_interval, limiter, address_limiter)
+    rest = RestChannel(settings.max_text_chars, settings.rest_auth_token)
     webchat = WebchatChannel(bus, settings.max_text_chars)
     http = HttpClient(settings.http_timeout)
     channels: dict[str, Channel] = {rest.name: rest, webchat.name: webchat,
@@ -99,9 +103,10 @@ def create_app(settings: Settings, roles: Roles = Roles(), *, bus: Bus | None = 
 
     if roles.web:
         templates = template_environment()
-        app.router.add_routes(rest_routes(rest, inbox, settings.rest_reply_timeout, settings.max_body_bytes))
+        app.router.add_routes(rest_routes(rest, inbox, settings.rest_reply_timeout, settings.max_body_bytes,
+                                          proxies))
         app.router.add_routes(webchat_routes(webchat, inbox, db, bus, templates, settings.brand_name,
-                                             settings.max_body_bytes))
+                                             settings.max_body_bytes, proxies))
         for channel in channels.values():
             if channel.name in (rest.name, webchat.name):
                 continue
@@ -109,9 +114,12 @@ def create_app(settings: Settings, roles: Roles = Roles(), *, bus: Bus | None = 
                 # A channel with its own transport (socket.io) mounts itself.
                 channel.attach(app, inbox, db)
             else:
-                app.router.add_routes(channel_routes(channel, inbox, settings.platform_max_body_bytes))
+                app.router.add_routes(channel_routes(channel, inbox, settings.platform_max_body_bytes, proxies))
         mount_console(app, db, bus, settings, templates, clock,
-                      serving=lambda: engine.model_name if (engine := app.get(ENGINE_KEY)) else None)
+                      serving=lambda: engine.model_name if (engine := app.get(ENGINE_KEY)) else None,
+                      # Replies in band only: nothing can reach those customers afterwards.
+                      no_push_channels=frozenset(name for name, c in channels.items()
+                                                 if getattr(c, "replies_in_band", False)))
         app.router.add_static("/static", STATIC_DIR)
     app.router.add_get("/health", _health(settings, roles, channels))
     # Every process has its own /metrics (counts are per process); web processes add the

@@ -37,19 +37,25 @@ class StorageUnavailable(Exception):
 class RateLimited(Exception):
     """The sender is over its rate and its client can be told to resend (429)."""
 
-    def __init__(self, retry_after: float) -> None:
-        super().__init__(f"too many messages; retry in {retry_after:.1f}s")
+    def __init__(self, retry_after: float, by_address: bool = False) -> None:
+        whose = " from your network" if by_address else ""
+        super().__init__(f"too many messages{whose}; retry in {retry_after:.1f}s")
         self.retry_after = retry_after
+        self.by_address = by_address
 
 
 class Inbox:
     def __init__(self, db: Database, bus: Bus, clock: Callable[[], datetime] = utcnow,
-                 poll_interval: float = 0.5, limiter: RateLimiter | None = None) -> None:
+                 poll_interval: float = 0.5, limiter: RateLimiter | None = None,
+                 address_limiter: RateLimiter | None = None) -> None:
         self.db = db
         self.bus = bus
         self.clock = clock
         self.poll_interval = poll_interval
         self.limiter = limiter
+        # Per client address, for the open channels' messages (those with a client_address):
+        # their senders pick their own ids, so a per-sender limit alone is no limit.
+        self.address_limiter = address_limiter
         self._background: set[asyncio.Task] = set()
 
     async def accept(self, messages: list[IncomingMessage], *, refuse_over_rate: bool = False) -> list[Accepted]:
@@ -58,9 +64,16 @@ class Inbox:
         A sender over its rate (bot/ratelimit.py): with `refuse_over_rate` (REST, web chat)
         RateLimited is raised and nothing is stored; otherwise (platform webhooks, which
         must get 200) the message is stored now and deferred to its sender's next slot.
+        A client address over its rate is always refused (RateLimited): only the open
+        channels carry one, and their clients can be told.
         """
         now = self.clock()
         not_before: list[datetime | None] | None = None
+        if self.address_limiter is not None:
+            waits = [self.address_limiter.acquire(m.client_address) for m in messages if m.client_address]
+            if any(waits):
+                logger.info("refused %d message(s) over their address's rate", len(messages))
+                raise RateLimited(max(waits), by_address=True)
         if self.limiter is not None and messages:
             if refuse_over_rate:
                 waits = [self.limiter.acquire(m.conversation_key) for m in messages]

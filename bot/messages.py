@@ -49,6 +49,9 @@ class IncomingMessage:
     # Telegram's pressed button (callback query id). The bot's replies carry it along.
     thread_id: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+    # Open channels only (REST, web chat, socket.io, callback), whose clients choose their
+    # own sender ids: the client's address, which the per-address limits are keyed on.
+    client_address: str | None = None
 
     @property
     def conversation_key(self) -> str:

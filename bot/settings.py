@@ -108,10 +108,6 @@ class Settings:
     # more logins wait their turn, so a flood of them cannot take the cores from webhooks.
     console_login_concurrency: int = 2
 
-    # Reverse proxies whose X-Forwarded-For is believed (comma-separated IPs or CIDR ranges);
-    # empty: the peer's own address is the client's (bot/client_address.py).
-    trusted_proxies: str = ""
-
     max_body_bytes: int = 512 * 1024
     # Platforms batch: one Meta delivery may carry up to 1,000 updates, several MB. A 413
     # would be retried and could get the webhook disabled, so their routes allow more.
@@ -171,6 +167,26 @@ class Settings:
     # Prometheus metrics at GET /metrics, for a scraper sending `Authorization: Bearer <token>`;
     # empty: no /metrics route at all (docs/deployment.md, Metrics).
     metrics_token: str = ""
+    # Open channels (REST, web chat, socket.io, callback), whose clients pick their own
+    # sender ids: limits per client address, which rotating ids does not get around.
+    # Comma-separated IPs/CIDRs of the operator's reverse proxies, whose X-Forwarded-For is
+    # believed (bot/client_address.py); empty: the peer of the connection is the client.
+    trusted_proxies: str = ""
+    # Messages per minute from one address after a burst of `address_burst` (0: no limit).
+    # Generous: an office behind one NAT address shares it.
+    address_rate_per_minute: float = 120.0
+    address_burst: int = 60
+    # Conversations one address may put in the human queue per hour (0: no limit); beyond
+    # it the customer gets a polite reply and the message stays in the history.
+    address_handoffs_per_hour: int = 30
+    # Rasa's `--auth-token`: when set, REST webhook requests need `?token=` (or a bearer header).
+    rest_auth_token: str = ""
+    # Rasa's socketio `jwt_key`/`jwt_method`: when set, a widget connects with
+    # `auth: {"token": JWT}` and the token's `sub` is its session (sender) id.
+    socketio_jwt_key: str = ""
+    socketio_jwt_method: str = "HS256"
+    # Rasa's callback channel: replies are POSTed to this URL ({"recipient_id", "text"...}).
+    callback_url: str = ""
 
     @classmethod
     def from_mapping(cls, source: Mapping[str, str]) -> Settings:
@@ -186,6 +202,7 @@ class Settings:
             settings = replace(settings, database_url=_anchored_sqlite(settings.database_url))
         if not settings.public_url:
             settings = replace(settings, public_url=f"http://{settings.host}:{settings.port}")
+        _check_proxies(settings.trusted_proxies)
         return settings
 
     @property
@@ -196,6 +213,15 @@ class Settings:
     def sync_database_url(self) -> str:
         """The same database for synchronous clients (Alembic, Rasa's SQLTrackerStore)."""
         return _with_driver(self.database_url, SYNC_DRIVERS)
+
+
+def _check_proxies(setting: str) -> None:
+    from bot.client_address import parse_proxies
+
+    try:
+        parse_proxies(setting)
+    except ValueError as error:
+        raise SettingsError(f"TRUSTED_PROXIES: {error}") from error
 
 
 def _tracker_file(database: str) -> str:

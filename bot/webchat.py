@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+from collections.abc import Sequence
 
 from aiohttp import WSMsgType, web
 
 from bot.bus import Bus, customer_topic
+from bot.client_address import Network, client_address
 from bot.inbox import Inbox, RateLimited, StorageUnavailable
 from bot.storage import history
 from bot.storage.database import Database
@@ -23,7 +25,8 @@ SENDER_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
 
 
 def webchat_routes(channel: WebchatChannel, inbox: Inbox, db: Database, bus: Bus, templates,
-                   brand_name: str, max_frame_bytes: int = 512 * 1024) -> list[web.RouteDef]:
+                   brand_name: str, max_frame_bytes: int = 512 * 1024,
+                   proxies: Sequence[Network] = ()) -> list[web.RouteDef]:
     async def page(_: web.Request) -> web.Response:
         return render(templates, "chat.html", brand_name=brand_name, ws_path=WS_PATH)
 
@@ -31,6 +34,7 @@ def webchat_routes(channel: WebchatChannel, inbox: Inbox, db: Database, bus: Bus
         sender = request.query.get("sender", "")
         if not SENDER_ID.match(sender):
             raise web.HTTPBadRequest(text="'sender' must be 1-128 letters, digits or -_.:")
+        address = client_address(request, proxies)
         # A frame larger than a REST body may be (MAX_BODY_BYTES) is not read: the socket is
         # closed with 1009 "message too big" instead of aiohttp's default of 4 MB being parsed.
         ws = web.WebSocketResponse(heartbeat=30, max_msg_size=max_frame_bytes)
@@ -41,19 +45,21 @@ def webchat_routes(channel: WebchatChannel, inbox: Inbox, db: Database, bus: Bus
             try:
                 async for frame in ws:
                     if frame.type == WSMsgType.TEXT:
-                        await _receive(frame.data, sender, ws)
+                        await _receive(frame.data, sender, address, ws)
                     elif frame.type == WSMsgType.BINARY:
                         await ws.send_json({"type": "error", "reason": "frames must be JSON text", "client_id": None})
             finally:
                 forwarder.cancel()
         return ws
 
-    async def _receive(raw: str, sender: str, ws: web.WebSocketResponse) -> None:
+    async def _receive(raw: str, sender: str, address: str, ws: web.WebSocketResponse) -> None:
         try:
-            message = channel.parse_frame(sender, raw)
+            message = channel.parse_frame(sender, raw, address)
             await inbox.accept([message], refuse_over_rate=True)
         except RateLimited as limited:
-            await ws.send_json({"type": "error", "reason": "You're sending messages very fast; please wait a moment.",
+            reason = ("Too many messages are coming from your network; please wait a moment."
+                      if limited.by_address else "You're sending messages very fast; please wait a moment.")
+            await ws.send_json({"type": "error", "reason": reason,
                                 "retry_after": limited.retry_after, "client_id": _client_id(raw)})
             return
         except WebhookRejected as rejected:

@@ -25,7 +25,7 @@ from bot.router import Moderate, PoliteReply, ToHuman, ToModel, route, satisfact
 from bot.sentiment import SentimentScorer
 from bot.settings import Settings
 from bot.storage import console as console_store
-from bot.storage import history, inbox, outbox
+from bot.storage import address_handoffs, history, inbox, outbox
 from bot.storage.database import Database
 from bot.storage.models import Conversation, InboxItem
 from bot.storage.queue import hand_to_queue
@@ -244,6 +244,11 @@ class DialogueWorker:
                 replies = [_outgoing(message, EMPATHETIC_HANDOFF)]
             replies = public.shape(message, replies, handed_over=handover is not None)
             queueing = handover is not None and conversation.status == "bot"
+            if queueing and not await self._handoff_allowed(session, message, conversation_id, handover, now):
+                # One address handing over conversation after conversation (a script rotating
+                # sender ids): the message stays in the history, the queue stays for people.
+                queueing, handover = False, None
+                replies = [_outgoing(message, HANDOFF_REFUSED)]
             if queueing:
                 replies = _with_notice(replies, message, handoff_notice(
                     self.business_hours, now, await console_store.median_recent_wait(session)))
@@ -263,6 +268,20 @@ class DialogueWorker:
             await self.bus.publish(customer_topic(message.conversation_key), {"type": "status", "status": status})
         await self._notify(item.id, message, {"type": "handoff" if handover else "answered",
                                               "conversation_id": conversation_id})
+
+    async def _handoff_allowed(self, session, message: IncomingMessage, conversation_id: int,
+                               handover: handoff.Handoff, now: datetime) -> bool:
+        """Within its client address's ADDRESS_HANDOFFS_PER_HOUR (open channels only)."""
+        limit = self.settings.address_handoffs_per_hour
+        if not message.client_address or limit <= 0:
+            return True
+        if await address_handoffs.take_slot(session, message.client_address, conversation_id, limit, now):
+            return True
+        logger.warning("handoff of conversation %s refused: its address has had %d this hour",
+                       conversation_id, limit)
+        await history.add_event(session, conversation_id, "handoff_refused",
+                                {"reason": handover.reason, "why": "address_limit", "limit": limit}, now)
+        return False
 
     async def _rated(self, item: InboxItem, message: IncomingMessage, sentiment: float | None,
                      now: datetime) -> bool:
@@ -314,6 +333,10 @@ class DialogueWorker:
 
 EMPATHETIC_HANDOFF = ("I'm sorry about this. I'm passing your message to a member of our team, "
                       "who will get back to you here as soon as possible.")
+
+
+HANDOFF_REFUSED = ("I'm sorry, our team can't take on more conversations from your connection right now. "
+                   "Please try again a little later; meanwhile I'm happy to help with anything I can answer.")
 
 
 THANKS_FOR_RATING = "Thank you for your rating! It helps us get better."

@@ -53,6 +53,9 @@ class WebhookRequest:
     headers: Mapping[str, str]
     query: Mapping[str, str]
     body: bytes
+    # The client's address (bot/client_address.py): the open channels put it on their
+    # messages for the per-address limits; platforms' adapters ignore it.
+    client_address: str | None = None
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ message.
 
 from __future__ import annotations
 
+import hmac
 import json
 import uuid
 from typing import Any
@@ -38,13 +39,29 @@ class RestChannel:
     # Replies leave in the response to the request that carried the message.
     replies_in_band = True
 
-    def __init__(self, max_text_chars: int = 4096) -> None:
+    def __init__(self, max_text_chars: int = 4096, auth_token: str = "") -> None:
         self.max_text_chars = max_text_chars
+        self.auth_token = auth_token
 
     def handshake(self, request: WebhookRequest) -> HandshakeResponse | None:
         return None
 
+    def authorise(self, request: WebhookRequest) -> None:
+        """With REST_AUTH_TOKEN set, the request must carry it: `?token=` as Rasa's
+        `--auth-token` clients send it, or an `Authorization: Bearer` header."""
+        if not self.auth_token:
+            return
+        given = request.query.get("token")
+        if given is None:
+            scheme, _, value = request.headers.get("Authorization", "").partition(" ")
+            given = value.strip() if scheme.lower() == "bearer" else None
+        if not given:
+            raise WebhookRejected(401, "this REST webhook needs a token: ?token=...")
+        if not hmac.compare_digest(given.encode(), self.auth_token.encode()):
+            raise WebhookRejected(401, "the token is not valid")
+
     def parse(self, request: WebhookRequest) -> list[IncomingMessage]:
+        self.authorise(request)
         data = decode_json_object(request.body)
         sender, text = data.get("sender"), data.get("message")
         if sender is None or text is None:
@@ -66,7 +83,7 @@ class RestChannel:
         return [IncomingMessage(
             channel=self.name, sender_id=sender, text=text,
             message_id=scoped_message_id(sender, str(message_id)) if message_id is not None else uuid.uuid4().hex,
-            metadata=metadata,
+            metadata=metadata, client_address=request.client_address,
         )]
 
     async def send(self, delivery: Delivery) -> SendResult:

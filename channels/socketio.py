@@ -12,17 +12,21 @@ forwards it to the room, so agent replies arrive live the same way.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import re
 import uuid
 from typing import Any
 
+import jwt
 import socketio
+from socketio.exceptions import ConnectionRefusedError as Refused
 from aiohttp import web
 
 from bot.bus import Bus, customer_topic
+from bot.client_address import client_address, parse_proxies
 from bot.http import HttpClient
-from bot.inbox import Inbox, StorageUnavailable
+from bot.inbox import Inbox, RateLimited, StorageUnavailable
 from bot.messages import IncomingMessage, OutgoingMessage
 from bot.settings import Settings
 from bot.storage.database import Database
@@ -98,6 +102,9 @@ class SocketioChannel:
     def __init__(self, settings: Settings, bus: Bus) -> None:
         self.bus = bus
         self.max_text_chars = settings.max_text_chars
+        self.proxies = parse_proxies(settings.trusted_proxies)
+        self.jwt_key = settings.socketio_jwt_key
+        self.jwt_method = settings.socketio_jwt_method
         self.cors_allowed_origins = cors_origins(settings.socketio_cors_origins)
         self.missing_settings: tuple[str, ...] = () if settings.socketio_enabled else ("SOCKETIO_ENABLED",)
 
@@ -138,6 +145,24 @@ class SocketioChannel:
         app.on_shutdown.append(sessions.close)
 
 
+def token_subject(auth: Any, key: str, method: str) -> str:
+    """The session a connecting widget's JWT names (its `sub`), as Rasa's socketio
+    `jwt_key` checks it: `auth: {"token": "<JWT>"}`, with or without "Bearer ". Anything
+    else refuses the connection, with the reason."""
+    token = auth.get("token") if isinstance(auth, dict) else None
+    if not isinstance(token, str) or not token.strip():
+        raise Refused("a token is required: connect with auth {\"token\": JWT}")
+    token = token.strip().removeprefix("Bearer ").strip()
+    try:
+        claims = jwt.decode(token, key, algorithms=[method], options={"require": ["sub"]})
+    except jwt.PyJWTError as error:
+        raise Refused(f"the token is not valid: {error}") from error
+    subject = claims.get("sub")
+    if not isinstance(subject, str) or not SESSION_ID.match(subject):
+        raise Refused("the token's 'sub' must be 1-128 letters, digits or -_.:")
+    return subject
+
+
 class _Sessions:
     """The sockets of each session held by this process, and one bus forwarder per session."""
 
@@ -146,11 +171,22 @@ class _Sessions:
         self.session_by_sid: dict[str, str] = {}
         self.sids: dict[str, set[str]] = {}
         self.forwarders: dict[str, asyncio.Task] = {}
+        # Per socket: the client's address (for the per-address limits) and, with a JWT
+        # key set, the one session its token allows.
+        self.address_by_sid: dict[str, str] = {}
+        self.subject_by_sid: dict[str, str] = {}
 
     async def connect(self, sid: str, environ: dict, auth: Any = None) -> bool:
+        if self.channel.jwt_key:
+            self.subject_by_sid[sid] = token_subject(auth, self.channel.jwt_key, self.channel.jwt_method)
+        request = environ.get("aiohttp.request")
+        if request is not None:
+            self.address_by_sid[sid] = client_address(request, self.channel.proxies)
         return True
 
     async def disconnect(self, sid: str, *reason: Any) -> None:
+        self.address_by_sid.pop(sid, None)
+        self.subject_by_sid.pop(sid, None)
         await self._leave(sid)
 
     async def session_request(self, sid: str, data: Any = None, *_: Any) -> None:
@@ -159,19 +195,33 @@ class _Sessions:
         except WebhookRejected as rejected:
             logger.info("socketio: %s; starting a new session", rejected.reason)
             session = None
-        session = session or uuid.uuid4().hex
+        # With a token, its subject is the session, whatever the widget remembered.
+        session = self.subject_by_sid.get(sid) or session or uuid.uuid4().hex
         await self._join(sid, session)
         await self.server.emit("session_confirm", session, to=sid)
 
     async def user_uttered(self, sid: str, data: Any = None, *_: Any) -> None:
         try:
-            session = session_of(data) or self.session_by_sid.get(sid) or sid
+            session = self._session_for(sid, session_of(data))
             await self._join(sid, session)
-            await self.inbox.accept([user_message(session, data, self.channel.max_text_chars)])
+            message = user_message(session, data, self.channel.max_text_chars)
+            await self.inbox.accept([dataclasses.replace(message, client_address=self.address_by_sid.get(sid))])
         except WebhookRejected as rejected:
             await self.server.emit("error", {"reason": rejected.reason}, to=sid)
+        except RateLimited as limited:
+            reason = ("Too many messages are coming from your network; please wait a moment."
+                      if limited.by_address else "You're sending messages very fast; please wait a moment.")
+            await self.server.emit("error", {"reason": reason, "retry_after": limited.retry_after}, to=sid)
         except StorageUnavailable:
             await self.server.emit("error", {"reason": "We couldn't save your message. Please retry."}, to=sid)
+
+    def _session_for(self, sid: str, requested: str | None) -> str:
+        subject = self.subject_by_sid.get(sid)
+        if subject is None:
+            return requested or self.session_by_sid.get(sid) or sid
+        if requested is not None and requested != subject:
+            raise WebhookRejected(403, "this token is for another session")
+        return subject
 
     async def close(self, _: web.Application) -> None:
         for sid in list(self.session_by_sid):

@@ -29,7 +29,7 @@ class WebchatChannel:
     def parse(self, request: WebhookRequest) -> list[IncomingMessage]:
         raise WebhookRejected(405, "the web chat speaks over its WebSocket")
 
-    def parse_frame(self, sender_id: str, raw: str) -> IncomingMessage:
+    def parse_frame(self, sender_id: str, raw: str, client_address: str | None = None) -> IncomingMessage:
         try:
             frame = json.loads(raw)
         except json.JSONDecodeError as error:
@@ -56,7 +56,8 @@ class WebchatChannel:
         # widget's own id stays in the metadata for the ack and the history.
         return IncomingMessage(channel=self.name, sender_id=sender_id, text=text,
                                message_id=scoped_message_id(sender_id, client_id),
-                               payload=payload, metadata={"client_id": client_id})
+                               payload=payload, metadata={"client_id": client_id},
+                               client_address=client_address)
 
     async def send(self, delivery: Delivery) -> SendResult:
         message = delivery.message

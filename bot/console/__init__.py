@@ -14,7 +14,7 @@ from aiohttp import web
 from jinja2 import Environment
 
 from bot.bus import Bus
-from bot.client_address import parse_trusted_proxies
+from bot.client_address import parse_proxies
 from bot.console.api import api_routes
 from bot.console.desk import Desk
 from bot.console.live import live_routes
@@ -34,12 +34,12 @@ PREFIX = "/console"
 
 def console_routes(db: Database, bus: Bus, settings: Settings, templates: Environment,
                    clock: Callable[[], datetime] = utcnow, *, models: ModelsDesk,
-                   checks: PasswordChecks) -> list[web.RouteDef]:
+                   checks: PasswordChecks, no_push_channels: frozenset[str] = frozenset()) -> list[web.RouteDef]:
     secure = settings.public_url.startswith("https://")
     storage = DatabaseStorage(db, max_age=int(settings.console_session_hours * 3600), secure=secure, bus=bus)
-    desk = Desk(db, bus, clock)
+    desk = Desk(db, bus, clock, no_push_channels)
     try:
-        trusted_proxies = parse_trusted_proxies(settings.trusted_proxies)
+        trusted_proxies = parse_proxies(settings.trusted_proxies)
     except ValueError as error:
         raise SettingsError(str(error)) from None
 
@@ -55,11 +55,13 @@ def console_routes(db: Database, bus: Bus, settings: Settings, templates: Enviro
 
 
 def mount_console(app: web.Application, db: Database, bus: Bus, settings: Settings, templates: Environment,
-                  clock: Callable[[], datetime] = utcnow, serving: Callable[[], str | None] = lambda: None) -> None:
+                  clock: Callable[[], datetime] = utcnow, serving: Callable[[], str | None] = lambda: None,
+                  no_push_channels: frozenset[str] = frozenset()) -> None:
     runner = TrainingRunner(db, bus, settings, clock)
     models = ModelsDesk(db, bus, settings, runner, serving)
     checks = PasswordChecks(settings.console_login_concurrency)
-    app.router.add_routes(console_routes(db, bus, settings, templates, clock, models=models, checks=checks))
+    app.router.add_routes(console_routes(db, bus, settings, templates, clock, models=models, checks=checks,
+                                         no_push_channels=no_push_channels))
 
     async def stop_trainings(_: web.Application) -> None:
         await runner.close()

@@ -9,7 +9,7 @@ from typing import Any
 from aiohttp import web
 
 from bot.console.auth import QUEUE_ROLES, SUPERVISOR_ROLES, may_supervise
-from bot.console.desk import Desk, DeskError
+from bot.console.desk import QUEUE_PAGE, Desk, DeskError
 from bot.console.sessions import identity, login_required
 from bot.messages import utcnow
 from bot.storage import console as store
@@ -45,6 +45,15 @@ def text_field(body: dict[str, Any], key: str, limit: int = MAX_TEXT) -> str:
     return value
 
 
+def _int_param(request: web.Request, name: str, default: int, low: int, high: int) -> int:
+    raw = request.query.get(name)
+    if raw is None:
+        return default
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        raise DeskError(f"'{name}' must be a whole number from {low} to {high}", 400)
+    return int(raw)
+
+
 def answering(work: Callable[[web.Request], Awaitable[Any]]):
     async def handler(request: web.Request) -> web.Response:
         try:
@@ -63,7 +72,9 @@ def api_routes(db: Database, desk: Desk) -> list[web.RouteDef]:
     @queue_api
     @answering
     async def queue(request):
-        return await desk.queue(identity(request).name)
+        limit = _int_param(request, "limit", QUEUE_PAGE, 1, QUEUE_PAGE)
+        offset = _int_param(request, "offset", 0, 0, 10 ** 9)
+        return await desk.queue(identity(request).name, limit, offset)
 
     @queue_api
     @answering

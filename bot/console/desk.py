@@ -31,6 +31,10 @@ SATISFACTION_BUTTONS = tuple(Button(title=str(score), payload=f'/rate{{"score": 
 PRIVATE_REPLY_CHANNELS = frozenset({"facebook", "instagram"})
 
 
+# The most conversations of each kind a queue snapshot holds.
+QUEUE_PAGE = 100
+
+
 class DeskError(Exception):
     """A request the agent can fix or must be told about; `status` is its HTTP status."""
 
@@ -39,23 +43,34 @@ class DeskError(Exception):
         self.status = status
 
 
+NOT_DELIVERABLE = ("This customer writes through the REST API, which can only answer inside their own "
+                   "request: a reply written here cannot reach them. It is kept in the history.")
+
+
 @dataclass
 class Desk:
     db: Database
     bus: Bus
     clock: Callable[[], datetime] = utcnow
+    # Channels with no way to send a message after the customer's request was answered
+    # (Rasa's REST): agents are told before they write, and a reply is "not_deliverable".
+    no_push_channels: frozenset[str] = frozenset()
 
-    async def queue(self, agent: str) -> dict[str, Any]:
+    async def queue(self, agent: str, limit: int = QUEUE_PAGE, offset: int = 0) -> dict[str, Any]:
+        """A page of the queue: every console re-reads it on every change, so its size must
+        not grow with the queue (a flood of handoffs would slow every agent's page)."""
+        now = self.clock()
         async with self.db.session() as session:
-            entries = await queue_store.waiting(session)
-        return queue_snapshot(entries, agent, self.clock())
+            page = await queue_store.queue_page(session, agent, now, limit, offset)
+        return queue_snapshot(page, now, offset)
 
     async def record(self, conversation_id: int, viewer: str) -> dict[str, Any]:
         async with self.db.session() as session:
             found = await store.conversation_record(session, conversation_id)
         if found is None:
             raise DeskError(f"no conversation {conversation_id}", 404)
-        return record_json(found, viewer)
+        notice = NOT_DELIVERABLE if found.conversation.channel in self.no_push_channels else None
+        return record_json(found, viewer, reply_notice=notice)
 
     async def claim(self, conversation_id: int, agent: str) -> None:
         try:
@@ -84,10 +99,7 @@ class Desk:
             if conversation.is_public and conversation.channel in PRIVATE_REPLY_CHANNELS:
                 outgoing, refused = await self._to_commenter(session, conversation, outgoing, now)
             message = await history.record_outgoing(session, conversation, None, outgoing, now)
-            if refused is None:
-                await outbox.enqueue(session, message, outgoing, now)
-            else:
-                await history.mark_undeliverable(session, message, refused, now)
+            await self._send_or_refuse(session, message, outgoing, refused, now)
             message_id = message.id
         await self.bus.publish(OUTBOX_TOPIC, {"conversation_id": conversation_id})
         await self.bus.publish(CONSOLE_TOPIC, {"type": "reply", "conversation_id": conversation_id})
@@ -132,7 +144,7 @@ class Desk:
                 question = OutgoingMessage(channel=conversation.channel, recipient_id=history.private_address(customer),
                                            text=SATISFACTION_QUESTION, buttons=SATISFACTION_BUTTONS, author="bot")
                 message = await history.record_outgoing(session, conversation, None, question, now)
-                await outbox.enqueue(session, message, question, now)
+                await self._send_or_refuse(session, message, question, None, now)
                 await history.add_event(session, conversation_id, "satisfaction_asked", {"by": agent}, now)
             key = f"{customer.channel}:{customer.external_id}"
         if ask_satisfaction:
@@ -190,6 +202,17 @@ class Desk:
             return outgoing, ("not sent: the customer's comment is more than 7 days old, when Meta no longer "
                               "allows a private reply, and they have not written in private")
         return outgoing, "not sent: the customer has not written in private, and there is no comment to answer"
+
+    async def _send_or_refuse(self, session, message: Message, outgoing: OutgoingMessage, refused: str | None,
+                              now: datetime) -> None:
+        """To the outbox, unless it cannot go: refused by the platform's rules, or on a
+        channel that cannot send after the fact, where "sent" would be a lie."""
+        if outgoing.channel in self.no_push_channels:
+            await history.mark_undeliverable(session, message, NOT_DELIVERABLE, now, status="not_deliverable")
+        elif refused is not None:
+            await history.mark_undeliverable(session, message, refused, now)
+        else:
+            await outbox.enqueue(session, message, outgoing, now)
 
     async def _owned(self, session, conversation_id: int, agent: str, allow_queued: bool = False) -> Conversation:
         try:

@@ -12,7 +12,7 @@ from typing import Any
 from bot.handoff import aged_priority
 from bot.storage.console import ConversationRecord
 from bot.storage.models import Message
-from bot.storage.queue import QueueEntry
+from bot.storage.queue import QueueEntry, QueuePage
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -42,16 +42,19 @@ def entry_json(entry: QueueEntry, now: datetime) -> dict[str, Any]:
     }
 
 
-def queue_snapshot(entries: list[QueueEntry], agent: str, now: datetime) -> dict[str, Any]:
-    """Waiting conversations by (aged) priority, then longest wait; the agent's own; the rest."""
-    rows = [entry_json(e, now) for e in entries]
-    waiting = sorted((r for r in rows if r["status"] == "queued"),
+def queue_snapshot(page: QueuePage, now: datetime, offset: int = 0) -> dict[str, Any]:
+    """A page of waiting conversations by (aged) priority, then longest wait, with how many
+    wait in all and beyond this page; the agent's own; the rest."""
+    waiting = sorted((entry_json(e, now) for e in page.waiting),
                      key=lambda r: (-r["priority"], r["queued_at"] or "", r["id"]))
-    assigned = [r for r in rows if r["status"] == "assigned"]
+    others = [entry_json(e, now) for e in page.others]
     return {
         "type": "queue", "now": now.isoformat(), "waiting": waiting,
-        "mine": [r for r in assigned if r["agent"] == agent],
-        "others": [r for r in assigned if r["agent"] != agent],
+        "waiting_total": page.waiting_total, "offset": offset,
+        "waiting_more": max(page.waiting_total - offset - len(waiting), 0),
+        "mine": [entry_json(e, now) for e in page.mine],
+        "others": others, "others_total": page.others_total,
+        "others_more": max(page.others_total - len(others), 0),
     }
 
 
@@ -66,7 +69,7 @@ def message_json(message: Message) -> dict[str, Any]:
     }
 
 
-def record_json(record: ConversationRecord, viewer: str) -> dict[str, Any]:
+def record_json(record: ConversationRecord, viewer: str, reply_notice: str | None = None) -> dict[str, Any]:
     conversation, customer = record.conversation, record.customer
     return {
         "type": "conversation",
@@ -77,6 +80,8 @@ def record_json(record: ConversationRecord, viewer: str) -> dict[str, Any]:
             "sentiment_label": sentiment_label(conversation.sentiment), "agent": conversation.assigned_agent,
             "queued_at": _iso(conversation.queued_at), "created_at": conversation.created_at.isoformat(),
             "mine": conversation.status == "assigned" and conversation.assigned_agent == viewer,
+            # Why a reply cannot reach this customer, shown beside the reply box; None: it can.
+            "reply_notice": reply_notice,
         },
         "customer": {"id": customer.external_id, "name": customer.display_name or customer.external_id,
                      "channel": customer.channel, "since": customer.created_at.isoformat()},

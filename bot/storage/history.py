@@ -199,10 +199,12 @@ async def last_from_customer(session: AsyncSession, conversation_id: int) -> Mes
     )).scalar_one_or_none()
 
 
-async def mark_undeliverable(session: AsyncSession, message: Message, error: str, now: datetime) -> None:
+async def mark_undeliverable(session: AsyncSession, message: Message, error: str, now: datetime,
+                             status: str = "failed") -> None:
     """A reply that cannot go out at all, recorded the way the outbox records a send refused
-    for good: the agent sees it failed, and why."""
-    message.delivery_status, message.error = "failed", error
+    for good: the agent sees it failed, and why. `status` "not_deliverable": the channel
+    has no way to send it (Rasa's REST answers only inside the customer's own request)."""
+    message.delivery_status, message.error = status, error
     await add_event(session, message.conversation_id, "delivery_failed",
                     {"message_id": message.id, "error": error, "attempts": 0}, now)
 

@@ -332,3 +332,13 @@ class ReportHandover(Base):
     ended_at = Column(UtcDateTime)
     ended_kind = Column(String(16))
     ended_by = Column(String(255))
+class AddressHandoff(Base):
+    """A conversation an open channel's client address put in the human queue: counted
+    against ADDRESS_HANDOFFS_PER_HOUR, and forgotten once older than the hour."""
+
+    __tablename__ = "address_handoffs"
+    id = Column(Integer, primary_key=True)
+    client_address = Column(String(64), nullable=False)
+    conversation_id = Column(Integer, ForeignKey("conversations.id"), nullable=False)
+    created_at = Column(UtcDateTime, nullable=False)
+    __table_args__ = (Index("ix_address_handoffs_address", "client_address", "created_at"),)

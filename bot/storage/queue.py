@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import Integer, bindparam, cast, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.handoff import check_transition
@@ -56,18 +56,71 @@ async def hand_back(session: AsyncSession, conversation_id: int, by: str, now: d
     return conversation
 
 
-async def waiting(session: AsyncSession, statuses: tuple[str, ...] = ("queued", "assigned")) -> list[QueueEntry]:
+@dataclass(frozen=True)
+class QueuePage:
+    """One page of the queue: what a console shows, however long the queue is."""
+
+    waiting: list[QueueEntry]
+    waiting_total: int
+    mine: list[QueueEntry]
+    others: list[QueueEntry]
+    others_total: int
+
+
+def _entries_query():
     last_message_id = (
         select(func.max(Message.id)).where(Message.conversation_id == Conversation.id, Message.direction == "in")
         .correlate(Conversation).scalar_subquery()
     )
-    rows = await session.execute(
-        select(Conversation, Customer, Message.text)
-        .join(Customer, Customer.id == Conversation.customer_id)
-        .outerjoin(Message, Message.id == last_message_id)
-        .where(Conversation.status.in_(statuses))
-        .order_by(Conversation.priority.desc(), Conversation.queued_at.asc(), Conversation.id.asc())
-    )
+    return (select(Conversation, Customer, Message.text)
+            .join(Customer, Customer.id == Conversation.customer_id)
+            .outerjoin(Message, Message.id == last_message_id))
+
+
+def aged_priority_sql(dialect: str, now: datetime):
+    """bot/handoff.py's aged_priority in SQL (+1 a minute waited, up to +60), so that the
+    database pages the queue in the order the console shows it."""
+    at = literal(now, Conversation.queued_at.type)
+    since = func.coalesce(Conversation.queued_at, at)
+    if dialect == "postgresql":
+        minutes = func.floor(func.extract("epoch", at - since) / 60)
+        return Conversation.priority + func.least(func.greatest(minutes, 0), 60)
+    minutes = cast((func.julianday(at) - func.julianday(since)) * 1440, Integer)
+    return Conversation.priority + func.min(func.max(minutes, 0), 60)
+
+
+async def queue_page(session: AsyncSession, agent: str, now: datetime, limit: int, offset: int = 0) -> QueuePage:
+    """The `limit` most urgent waiting conversations from `offset`, the agent's own, and
+    colleagues' (at most `limit` of each), with the totals."""
+    aged = aged_priority_sql(session.bind.dialect.name, now)
+    waiting_rows = await session.execute(
+        _entries_query().where(Conversation.status == "queued")
+        .order_by(aged.desc(), Conversation.queued_at.asc(), Conversation.id.asc()).limit(limit).offset(offset))
+    owned_rows = await session.execute(
+        _entries_query().where(Conversation.status == "assigned")
+        .order_by((Conversation.assigned_agent == agent).desc(), Conversation.priority.desc(),
+                  Conversation.assigned_at.asc(), Conversation.id.asc()).limit(2 * limit))
+    counts = dict((await session.execute(
+        select(Conversation.status, func.count()).where(Conversation.status.in_(("queued", "assigned")))
+        .group_by(Conversation.status))).all())
+    owned = _entries(owned_rows)
+    mine = [e for e in owned if e.assigned_agent == agent][:limit]
+    others = [e for e in owned if e.assigned_agent != agent][:limit]
+    mine_total = len(mine) if len(mine) < limit else (await session.execute(
+        select(func.count()).where(Conversation.status == "assigned", Conversation.assigned_agent == agent)
+    )).scalar_one()
+    return QueuePage(waiting=_entries(waiting_rows), waiting_total=counts.get("queued", 0), mine=mine,
+                     others=others, others_total=counts.get("assigned", 0) - mine_total)
+
+
+async def waiting(session: AsyncSession, statuses: tuple[str, ...] = ("queued", "assigned")) -> list[QueueEntry]:
+    """The whole queue (the operators' CLI); the console pages it with `queue_page`."""
+    return _entries(await session.execute(
+        _entries_query().where(Conversation.status.in_(statuses))
+        .order_by(Conversation.priority.desc(), Conversation.queued_at.asc(), Conversation.id.asc())))
+
+
+def _entries(rows) -> list[QueueEntry]:
     return [
         QueueEntry(
             conversation_id=conv.id, channel=conv.channel,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import uuid
 from collections.abc import Iterator
 
 import aiohttp
@@ -63,6 +64,17 @@ async def log_in(page, service, name: str, password: str, path: str = "/console/
     await expect(page.locator("#live")).to_have_text("live")
 
 
+async def webchat_say(url: str, sender: str, text: str, until: str = "ack") -> dict:
+    """A customer writing from the web chat (its WebSocket); the first frame of kind `until`."""
+    async with aiohttp.ClientSession() as http:
+        async with http.ws_connect(f"{url}/webhooks/webchat/ws?sender={sender}") as ws:
+            assert (await ws.receive_json(timeout=30))["type"] == "history"
+            await ws.send_json({"type": "message", "text": text, "client_id": uuid.uuid4().hex})
+            while (frame := await ws.receive_json(timeout=60))["type"] != until:
+                assert frame["type"] != "error", frame
+            return frame
+
+
 def waiting_row(page, customer: str):
     return page.locator("#waiting li", has_text=customer)
 
@@ -77,6 +89,10 @@ async def test_screenshots_for_the_readme(browser, console_service, people):
         ("liam.okafor", "I need to speak to someone, the jacket I ordered is the wrong size"),
     ]
     for sender, text in customers:
+        if sender == "tom.becker":
+            # From the web chat: a REST customer cannot receive an agent's reply at all.
+            await webchat_say(url, sender, text, until="status")
+            continue
         replies = await say(url, sender, text)
         assert any(is_response(r.get("text", ""), "utter_handoff") for r in replies), (text, replies)
     ann = await new_page(browser)
@@ -88,7 +104,7 @@ async def test_screenshots_for_the_readme(browser, console_service, people):
     await ann.fill("#reply-text", "Hi Tom, I'm Ann. I can see your order, let me check the refund for you.")
     await ann.keyboard.press("Enter")
     await expect(ann.locator("#timeline .message.agent .delivery").last).to_have_text("sent", timeout=15_000)
-    await say(url, "tom.becker", "Thanks! It was order 482913, the blue jacket.")
+    await webchat_say(url, "tom.becker", "Thanks! It was order 482913, the blue jacket.")
     await expect(ann.locator("#timeline .message.customer").last).to_contain_text("482913", timeout=15_000)
     await ann.fill("#note-text", "Refund approved by finance, ref F-2291.")
     await ann.click("#add-note")
@@ -371,3 +387,77 @@ async def test_supervisor_sees_load_and_reassigns(browser, console_service, peop
     await expect(sue.locator("#toast")).to_contain_text("is with bob now")
     await expect(row).to_contain_text("bob")
     await expect(sue.locator("#team-rows tr", has_text="bob").locator(".load")).not_to_have_text("0")
+
+
+async def test_the_agent_is_told_before_writing_that_a_rest_customer_cannot_receive_replies(
+        browser, console_service, people):
+    url = console_service.url
+    sender = new_sender("rest")
+    await say(url, sender, HUMAN)
+    ann = await new_page(browser)
+    await log_in(ann, console_service, "ann", people["ann"])
+    await waiting_row(ann, sender).get_by_role("button", name="Claim").click()
+    await expect(ann).to_have_url(re.compile(r"/console/conversations/\d+$"))
+    notice = ann.locator("#reply-notice")
+    await expect(notice).to_be_visible()
+    await expect(notice).to_contain_text("cannot reach them")
+    await ann.fill("#reply-text", "Hello, can you hear me?")
+    await ann.keyboard.press("Enter")
+    delivery = ann.locator("#timeline .message.agent .delivery").last
+    await expect(delivery).to_contain_text("not deliverable", timeout=15_000)
+    await expect(delivery).not_to_contain_text("sent")
+    assert not ann.errors, ann.errors
+
+    # A web chat customer can be answered: no notice.
+    other = new_sender("web")
+    await webchat_say(url, other, HUMAN, until="status")
+    await ann.goto(f"{url}/console/")
+    await waiting_row(ann, other).get_by_role("button", name="Claim").click()
+    await expect(ann).to_have_url(re.compile(r"/console/conversations/\d+$"))
+    await expect(ann.locator("#timeline .message.customer").first).to_contain_text(HUMAN)
+    await expect(notice).to_be_hidden()
+
+
+async def test_a_long_queue_shows_a_page_and_the_count_of_the_rest(browser, console_service, people):
+    """Last in the module: more conversations waiting than a page holds, then closed again."""
+    from sqlalchemy import update
+
+    from bot.messages import utcnow
+    from bot.storage import history
+    from bot.storage.database import Database
+    from bot.storage.models import Conversation
+    from bot.storage.queue import hand_to_queue
+
+    db = Database(console_service.env["DATABASE_URL"])
+    ids = []
+    try:
+        async with db.session() as session:
+            for n in range(130):
+                at = utcnow()
+                customer = await history.customer_for(session, "webchat", f"crowd-{n:03d}", None, at)
+                conversation = await history.open_conversation(session, customer, "webchat", at)
+                await hand_to_queue(session, conversation, "customer_request", 0, at)
+                ids.append(conversation.id)
+        ann = await new_page(browser)
+        await log_in(ann, console_service, "ann", people["ann"])
+        async with client() as http:
+            assert (await login_over_http(http, console_service, "ann", people["ann"]))[0] == 303
+            async with http.get(f"{console_service.url}/console/api/queue") as response:
+                snapshot = await response.json()
+            total = snapshot["waiting_total"]
+            assert total >= 130 and len(snapshot["waiting"]) == 100 and snapshot["waiting_more"] == total - 100
+            async with http.get(f"{console_service.url}/console/api/queue", params={"limit": "10", "offset": "100"}) as response:
+                page = await response.json()
+            assert len(page["waiting"]) == 10 and page["offset"] == 100
+            assert not {r["id"] for r in page["waiting"]} & {r["id"] for r in snapshot["waiting"]}
+            for bad in ({"limit": "0"}, {"limit": "101"}, {"limit": "many"}, {"offset": "-1"}):
+                async with http.get(f"{console_service.url}/console/api/queue", params=bad) as response:
+                    assert response.status == 400 and "must be a whole number" in (await response.json())["error"]
+        await expect(ann.locator("#waiting li")).to_have_count(100, timeout=30_000)
+        await expect(ann.locator("#waiting-count")).to_have_text(str(total))
+        await expect(ann.locator("#waiting-more")).to_contain_text(f"{total - 100} more not shown")
+        assert not ann.errors, ann.errors
+    finally:
+        async with db.session() as session:
+            await session.execute(update(Conversation).where(Conversation.id.in_(ids)).values(status="closed"))
+        await db.close()

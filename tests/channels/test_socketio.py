@@ -11,6 +11,7 @@ import uuid
 from pathlib import Path
 
 import aiohttp
+import jwt
 import pytest
 import socketio
 from aiohttp import web
@@ -61,7 +62,7 @@ def _matches(actual, expected) -> bool:
         return isinstance(actual, dict) and expected["error"] in actual.get("error", "")
     if isinstance(expected, list) and expected and expected[0].get("type") == "message":
         defaults = {"sender_name": None, "payload": None, "attachments": [], "is_public": False,
-                    "thread_id": None, "metadata": {}}
+                    "thread_id": None, "metadata": {}, "client_address": None}
         expected = [{**defaults, **e} for e in expected]
         for got, wanted in zip(actual, expected):
             if wanted["message_id"] == NEW_UUID and re.fullmatch(r"[0-9a-f]{32}", got["message_id"]):
@@ -279,6 +280,83 @@ async def test_a_reply_with_nothing_to_show_is_not_sent():
     result = await SocketioChannel(Settings.from_mapping(ENABLED), LocalBus()).send(
         Delivery(OutgoingMessage(channel="socketio", recipient_id="s", custom={"private_reply": True}), 1, "k"))
     assert not result.ok and result.permanent
+
+
+# -- Rasa's jwt_key: the token's subject is the session ---------------------------------------
+
+JWT_KEY = "widget-signing-key-0123456789abcdef"
+
+
+def token(sub: str | None = "customer-42", key: str = JWT_KEY, **claims) -> str:
+    return jwt.encode({**({"sub": sub} if sub is not None else {}), **claims}, key, algorithm="HS256")
+
+
+@pytest.fixture
+async def jwt_transport(db):
+    bus = LocalBus()
+    channel = SocketioChannel(Settings.from_mapping({**ENABLED, "SOCKETIO_JWT_KEY": JWT_KEY}), bus)
+    app = web.Application()
+    channel.attach(app, Inbox(db, bus), db)
+    server = TestServer(app)
+    await server.start_server()
+    widgets: list[Widget] = []
+
+    async def widget(auth=None) -> Widget:
+        client = Widget()
+        widgets.append(client)  # closed even when refused: its engine.io half may be open
+        await client.client.connect(str(server.make_url("/")), socketio_path="socket.io", transports=["polling"],
+                                    auth=auth, wait_timeout=10)
+        return client
+
+    widget.url = str(server.make_url("/socket.io/"))
+    yield widget, db
+    for w in widgets:
+        await w.close()
+    await server.close()
+
+
+@pytest.mark.parametrize("auth", [None, {}, {"token": ""}, {"token": token(key="another-key-0123456789abcdef")},
+                                  {"token": token(sub=None)}, {"token": token(sub="../x")},
+                                  {"token": token(exp=1_000_000_000)}, {"token": "not.a.jwt"}])
+async def test_with_a_jwt_key_a_widget_without_a_valid_token_cannot_connect(jwt_transport, auth):
+    """Socket.IO 5 packets by hand (a refused polling client takes a long-poll to close):
+    CONNECT with the auth object, answered CONNECT_ERROR with the reason."""
+    widget, _ = jwt_transport
+    async with aiohttp.ClientSession() as http:
+        async with http.ws_connect(f"{widget.url}?EIO=4&transport=websocket") as ws:
+            assert (await ws.receive_str(timeout=10)).startswith("0")
+            await ws.send_str("40" + (json.dumps(auth) if auth is not None else ""))
+            answer = await ws.receive_str(timeout=10)
+            assert answer.startswith("44"), answer
+            assert "token" in json.loads(answer[2:])["message"]
+
+
+async def test_with_a_jwt_key_a_valid_token_connects(jwt_transport):
+    widget, _ = jwt_transport
+    async with aiohttp.ClientSession() as http:
+        async with http.ws_connect(f"{widget.url}?EIO=4&transport=websocket") as ws:
+            assert (await ws.receive_str(timeout=10)).startswith("0")
+            await ws.send_str("40" + json.dumps({"token": token("ws-customer")}))
+            assert (await ws.receive_str(timeout=10)).startswith("40")
+            await ws.send_str('42["session_request",{"session_id":"not-mine"}]')
+            assert json.loads((await ws.receive_str(timeout=10))[2:]) == ["session_confirm", "ws-customer"]
+
+
+async def test_the_tokens_subject_is_the_session_whatever_the_widget_asks(jwt_transport):
+    widget, db = jwt_transport
+    client = await widget({"token": f"Bearer {token('customer-42')}"})
+    assert await client.session("someone-else") == "customer-42"
+    await client.say("someone-else", "let me read their messages")
+    event, data = await client.next(10)
+    assert event == "error" and "another session" in data["reason"]
+    await client.say("customer-42", "where is my order?")
+    await client.client.emit("user_uttered", {"message": "and another thing"})  # no session named: the token's
+    for _ in range(100):
+        if len(await stored(db)) >= 2:
+            break
+        await asyncio.sleep(0.05)
+    assert [(i.conversation_key, i.payload["text"]) for i in await stored(db)] == [
+        ("socketio:customer-42", "where is my order?"), ("socketio:customer-42", "and another thing")]
 
 
 # -- 3. the running service -------------------------------------------------------------------

@@ -14,7 +14,8 @@
   let agentsLoaded = false;
 
   const AUTHORS = { customer: "Customer", bot: "Bot", agent: "Agent", system: "System" };
-  const DELIVERY = { pending: "sending…", sent: "sent", delivered: "delivered", read: "read", failed: "failed" };
+  const DELIVERY = { pending: "sending…", sent: "sent", delivered: "delivered", read: "read", failed: "failed",
+    not_deliverable: "not deliverable" };
 
   function flagControl(message, flagged) {
     if (flagged.has(message.id)) return el("div", { class: "flagged-note" }, "Flagged for the trainers");
@@ -123,6 +124,9 @@
     $("owner-actions").hidden = !(open && (c.mine || supervisor));
     $("resolve").hidden = !(c.status === "assigned" || supervisor);
     $("reply-form").hidden = !c.mine;
+    // Said before the agent writes: some customers cannot receive a reply at all.
+    $("reply-notice").hidden = !c.reply_notice;
+    $("reply-notice").textContent = c.reply_notice || "";
     const locked = $("reply-locked");
     locked.hidden = c.mine;
     locked.textContent = c.status === "queued" ? "Claim the conversation to reply."

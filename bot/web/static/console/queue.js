@@ -50,18 +50,26 @@
       open);
   }
 
-  function fill(listId, rows, make) {
+  // A snapshot holds a page of each list; the totals say how many there are in all.
+  function fill(listId, rows, make, total = rows.length) {
     const list = document.getElementById(listId);
     list.replaceChildren(...rows.map(make));
-    document.getElementById(`${listId}-count`).textContent = String(rows.length);
-    document.getElementById(`${listId}-empty`).hidden = rows.length > 0;
+    document.getElementById(`${listId}-count`).textContent = String(total);
+    document.getElementById(`${listId}-empty`).hidden = total > 0;
+    const more = document.getElementById(`${listId}-more`);
+    if (more) {
+      const hidden = Math.max(total - rows.length, 0);
+      more.hidden = hidden === 0;
+      more.textContent = hidden ? `${hidden} more not shown (the most urgent are listed first)` : "";
+    }
   }
 
   function render(snapshot) {
-    fill("waiting", snapshot.waiting, waitingRow);
+    const waiting = snapshot.waiting_total ?? snapshot.waiting.length;
+    fill("waiting", snapshot.waiting, waitingRow, waiting);
     fill("mine", snapshot.mine, ownedRow);
-    fill("others", snapshot.others, ownedRow);
-    document.title = `${snapshot.waiting.length ? `(${snapshot.waiting.length}) ` : ""}Queue · console`;
+    fill("others", snapshot.others, ownedRow, snapshot.others_total ?? snapshot.others.length);
+    document.title = `${waiting ? `(${waiting}) ` : ""}Queue · console`;
   }
 
   setInterval(() => {
