@@ -177,6 +177,9 @@ class Order(Base):
     tracking_code = Column(String(64))
     expected_delivery = Column(Date)
     items = Column(Text, nullable=False, default="")
+    # What only the buyer knows: the order-status action asks for one of them.
+    email = Column(String(255))
+    postcode = Column(String(16))
 
 
 class Agent(Base):
@@ -256,3 +259,18 @@ class TrainingRun(Base):
     started_at = Column(UtcDateTime, nullable=False)
     heartbeat_at = Column(UtcDateTime, nullable=False)
     finished_at = Column(UtcDateTime)
+
+
+class AuditEntry(Base):
+    """Who read or changed customer data or the service, and when (bot/audit.py). Never
+    customer text: targets are ids ("conversation:12"), details are counts and names."""
+
+    __tablename__ = "audit_log"
+    id = Column(Integer, primary_key=True)
+    at = Column(UtcDateTime, nullable=False)
+    actor = Column(String(64), nullable=False)  # an account's name, "cli", "retention"
+    action = Column(String(64), nullable=False)
+    target = Column(String(128))
+    details = Column(JSON, nullable=False, default=dict)
+    __table_args__ = (Index("ix_audit_log_at", "at", "id"), Index("ix_audit_log_actor", "actor", "id"),
+                      Index("ix_audit_log_action", "action", "id"))

@@ -76,8 +76,10 @@ async def test_restart_keeps_history_and_the_dialogue_state(fresh_url, model, tm
     second = ServiceProcess(service_env(fresh_url, model, CONSOLE_FIRST_ADMIN="true"),
                             log_path=tmp_path / "second.log").start()
     try:
-        # The form asked for the number before the restart; the tracker remembers it.
-        answer = " ".join(r.get("text", "") for r in await say(second.url, sender, order.number))
+        # The form asked for the number before the restart; the tracker remembers it, and
+        # goes on to ask for the proof.
+        await say(second.url, sender, order.number)
+        answer = " ".join(r.get("text", "") for r in await say(second.url, sender, order.postcode))
     finally:
         second.stop()
     assert order.number in answer
