@@ -1,0 +1,24 @@
+"""The audit trail: who read or changed customer data or the service, and when.
+
+One function, `record`, in the caller's transaction, so an action and its record are
+kept or lost together. Targets are ids and details are counts, names and flags: never a
+customer's text, name or platform id (an erased customer leaves only their counts).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.storage.models import AuditEntry
+
+# Console accounts' names are actors; these are the others.
+CLI = "cli"
+RETENTION = "retention"
+
+
+async def record(session: AsyncSession, actor: str, action: str, target: str | None, now: datetime,
+                 **details: Any) -> None:
+    session.add(AuditEntry(at=now, actor=actor[:64], action=action, target=target, details=details))
