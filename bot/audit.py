@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.storage.database import Database
 from bot.storage.models import AuditEntry
 
 # Console accounts' names are actors; these are the others.
@@ -22,3 +23,9 @@ RETENTION = "retention"
 async def record(session: AsyncSession, actor: str, action: str, target: str | None, now: datetime,
                  **details: Any) -> None:
     session.add(AuditEntry(at=now, actor=actor[:64], action=action, target=target, details=details))
+
+
+async def record_in(db: Database, actor: str, action: str, target: str | None, now: datetime, **details: Any) -> None:
+    """`record` in a transaction of its own, for reads (opening a conversation, a sign-in)."""
+    async with db.session() as session:
+        await record(session, actor, action, target, now, **details)

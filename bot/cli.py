@@ -81,6 +81,16 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--output", help="a file to write (default: standard output)")
     export.set_defaults(handler=_export)
 
+    audit_log = sub.add_parser("audit", help="the audit trail: who read or changed what, newest first")
+    audit_log.add_argument("--actor")
+    audit_log.add_argument("--action")
+    audit_log.add_argument("--target", help="e.g. conversation:12, user:ann")
+    audit_log.add_argument("--since", type=_date_arg)
+    audit_log.add_argument("--until", type=_date_arg)
+    audit_log.add_argument("--limit", type=int, default=200)
+    audit_log.add_argument("--json", action="store_true")
+    audit_log.set_defaults(handler=_audit)
+
     telegram = sub.add_parser("telegram", help="Telegram bot set-up")
     telegram_sub = telegram.add_subparsers(dest="telegram_command", required=True)
     set_webhook = telegram_sub.add_parser("set-webhook", help="register this service's webhook with Telegram")
@@ -390,6 +400,25 @@ def _export(settings: Settings, args: argparse.Namespace) -> int:
             out.close()
     if args.output:
         print(", ".join(f"{n} {kind}(s)" for kind, n in counts.items()) or "nothing to export", file=sys.stderr)
+    return 0
+
+
+def _audit(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.storage.audit_log import AuditFilter, entries
+
+    where = AuditFilter(args.actor, args.action, args.target, args.since, args.until, args.limit)
+
+    async def work(db):
+        async with db.session() as session:
+            return await entries(session, where)
+
+    rows = _with_db(settings, work)
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    for row in rows:
+        details = json.dumps(row["details"], separators=(",", ":")) if row["details"] else ""
+        print(f"{row['at'][:19]}  {row['actor']:<16} {row['action']:<20} {row['target'] or '':<24} {details}")
     return 0
 
 

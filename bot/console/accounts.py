@@ -5,8 +5,10 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
+from bot import audit
 from bot.console.auth import ROLES, generate_password, hash_password
 from bot.storage import accounts
+from bot.messages import utcnow
 from bot.storage.database import Database
 from bot.storage.models import Agent
 
@@ -31,7 +33,8 @@ def check_password(password: str) -> str:
     return password
 
 
-async def add_user(db: Database, name: str, role: str, password: str | None, now: datetime) -> str:
+async def add_user(db: Database, name: str, role: str, password: str | None, now: datetime,
+                   by: str = audit.CLI) -> str:
     """Create an account; returns its password (the generated one when none was given)."""
     if role not in ROLES:
         raise AccountError(f"role must be one of {', '.join(ROLES)}")
@@ -39,6 +42,7 @@ async def add_user(db: Database, name: str, role: str, password: str | None, now
     async with db.session() as session:
         try:
             await accounts.add_agent(session, check_name(name), role, hash_password(password), now)
+            await audit.record(session, by, "user_added", f"user:{name}", now, role=role)
         except accounts.AccountExists as error:
             raise AccountError(str(error)) from error
     return password
@@ -56,14 +60,16 @@ async def set_password(db: Database, name: str, password: str | None) -> str:
         agent.password_hash = hash_password(password)
         agent.failed_logins, agent.locked_until = 0, None
         await accounts.end_sessions_of(session, name)
+        await audit.record(session, audit.CLI, "password_set", f"user:{name}", utcnow())
     return password
 
 
-async def disable(db: Database, name: str) -> None:
+async def disable(db: Database, name: str, by: str = audit.CLI) -> None:
     async with db.session() as session:
         agent = await _existing(session, name)
         agent.active = False
         await accounts.end_sessions_of(session, name)
+        await audit.record(session, by, "user_disabled", f"user:{name}", utcnow())
 
 
 async def ensure_first_admin(db: Database, now: datetime) -> str | None:

@@ -13,12 +13,14 @@ from typing import Any
 from aiohttp import web
 from aiohttp_session import get_session
 
+from bot import audit
 from bot.bus import TRAINING_TOPIC, Bus
 from bot.console.api import answering, json_body
 from bot.console.auth import TRAINER_ROLES
 from bot.console.desk import DeskError
 from bot.console.live import COALESCE_SECONDS, refusal, serve_socket
 from bot.console.sessions import identity, login_required
+from bot.messages import utcnow
 from bot.settings import Settings
 from bot.storage import training as store
 from bot.storage.database import Database
@@ -112,12 +114,16 @@ def models_routes(desk: ModelsDesk, bus: Bus) -> list[web.RouteDef]:
     @answering
     async def activate(request):
         body = await json_body(request)
-        return {"active": await desk.activate(request.match_info["version"], bool(body.get("force")))}
+        active = await desk.activate(request.match_info["version"], bool(body.get("force")))
+        await audit.record_in(desk.db, identity(request).name, "model_activated", f"model:{active}", utcnow(), force=bool(body.get("force")))
+        return {"active": active}
 
     @trainer_api
     @answering
     async def rollback(request):
-        return {"active": await desk.rollback()}
+        active = await desk.rollback()
+        await audit.record_in(desk.db, identity(request).name, "model_rolled_back", f"model:{active}", utcnow())
+        return {"active": active}
 
     async def socket(request: web.Request) -> web.StreamResponse:
         session = await get_session(request)

@@ -14,6 +14,7 @@ from aiohttp import web
 from aiohttp_session import get_session, new_session
 from jinja2 import Environment
 
+from bot import audit
 from bot.console.auth import (
     QUEUE_ROLES,
     SUPERVISOR_ROLES,
@@ -52,6 +53,8 @@ def nav_items(who: Identity) -> list[tuple[str, str, str]]:
     if who.role in TRAINER_ROLES:
         items += [("review", "Review", TRAINER_HOME), ("intents", "Intents", "/console/intents"),
                   ("models", "Models", "/console/models")]
+    if who.role == "admin":
+        items.append(("audit", "Audit trail", "/console/audit"))
     return items
 
 
@@ -93,6 +96,7 @@ def view_routes(db: Database, storage: DatabaseStorage, templates: Environment,
                     if needs_rehash(agent.password_hash):
                         agent.password_hash = hash_password(password)
             role = agent.role if agent is not None else None
+            await audit.record(db_session, name if agent is not None else "unknown", "sign_in" if outcome.ok else "sign_in_failed", None, now)
         if not outcome.ok:
             return _login_page(templates, brand_name, csrf_token(session), target, outcome.error, name,
                                status=401)
@@ -117,6 +121,7 @@ def view_routes(db: Database, storage: DatabaseStorage, templates: Environment,
 
     @login_required(QUEUE_ROLES, api=False)
     async def conversation(request: web.Request) -> web.Response:
+        await audit.record_in(db, identity(request).name, "conversation_opened", f"conversation:{request.match_info['conversation_id']}", utcnow())
         return await page(request, "conversation.html", "queue",
                           conversation_id=int(request.match_info["conversation_id"]))
 
@@ -144,7 +149,12 @@ def view_routes(db: Database, storage: DatabaseStorage, templates: Environment,
     async def models(request: web.Request) -> web.Response:
         return await page(request, "models.html", "models")
 
+    @login_required(frozenset({"admin"}), api=False)
+    async def audit_trail(request: web.Request) -> web.Response:
+        return await page(request, "audit.html", "audit")
+
     return [
+        web.get("/audit", audit_trail),
         web.get("/login", login_form), web.post("/login", login), web.post("/logout", logout),
         web.get("/", queue), web.get(r"/conversations/{conversation_id:\d+}", conversation),
         web.get("/canned", canned), web.get("/supervisor", supervisor),
