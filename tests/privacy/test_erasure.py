@@ -69,3 +69,34 @@ async def test_erasing_someone_unknown_erases_nothing(db):
     assert not report.found
     async with db.session() as session:
         assert list((await session.execute(select(Customer.external_id))).scalars()) == ["bob"]
+
+
+async def test_on_sqlite_the_erased_rows_are_gone_from_the_files_too(tmp_path):
+    from pathlib import Path
+
+    from bot.storage.database import Database
+    from bot.storage.migrate import upgrade
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'assistant.db'}"
+    settings = Settings.from_mapping({"DATABASE_URL": url, "DATA_DIR": str(tmp_path)})
+    upgrade(settings.sync_database_url)
+    db = Database(url)
+    try:
+        marker = "zq-unmistakable-words-" * 20
+        for n in range(30):  # enough rows to fill pages that a deletion frees whole
+            await history(db, f"erin-{n}" if n else "erin", "rest", DAY, f"{marker} {n}")
+        await history(db, "kim", "rest", DAY, "kim's words stay")
+        for n in range(30):
+            await erase_customer(db, settings, "rest", f"erin-{n}" if n else "erin", actor="cli", now=utcnow())
+        # The service's own connection stays open, as it would.
+        files = [Path(tmp_path / name) for name in ("assistant.db", "assistant.db-wal")]
+        content = b"".join(f.read_bytes() for f in files if f.exists())
+        assert b"zq-unmistakable-words" not in content
+        assert b"kim's words stay" in content
+        # Whatever SQLite's build default (Debian's is on), the service's connection zeroes.
+        from sqlalchemy import text
+
+        async with db.session() as session:
+            assert (await session.execute(text("PRAGMA secure_delete"))).scalar() == 1
+    finally:
+        await db.close()
