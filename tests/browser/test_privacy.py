@@ -35,14 +35,15 @@ def admin(service, name: str) -> str:
 
 
 async def test_an_admin_downloads_erases_and_reads_the_audit_trail(browser, privacy_service):
-    password = admin(privacy_service, "ada")
+    password = admin(privacy_service, "ada")  # the module's only admin account
     sender = new_sender("erase")
     await say(privacy_service.url, sender, HUMAN)
     page = await new_page(browser)
     await log_in(page, privacy_service, "ada", password)
     row = page.locator("#waiting li", has_text=sender)
     await expect(row).to_be_visible()
-    await row.get_by_role("link", name="Open").click()
+    await row.get_by_role("button", name="Claim").click()
+    await expect(page).to_have_url(re.compile(r"/console/conversations/\d+$"))
     await expect(page.locator("#timeline")).to_contain_text(HUMAN)
 
     async with page.expect_download() as download:
