@@ -29,3 +29,24 @@ async def record_in(db: Database, actor: str, action: str, target: str | None, n
     """`record` in a transaction of its own, for reads (opening a conversation, a sign-in)."""
     async with db.session() as session:
         await record(session, actor, action, target, now, **details)
+
+
+def record_from_cli(database_url: str, action: str, target: str | None, **details: Any) -> None:
+    """For commands that otherwise need no database (the model registry is files): the
+    entry is written if the database can be reached, and said to be missing if not."""
+    import asyncio
+    import logging
+
+    from bot.messages import utcnow
+
+    async def write() -> None:
+        db = Database(database_url)
+        try:
+            await record_in(db, CLI, action, target, utcnow(), **details)
+        finally:
+            await db.close()
+
+    try:
+        asyncio.run(write())
+    except Exception as error:  # the command itself has succeeded; the trail is told it is short
+        logging.getLogger(__name__).warning("not recorded in the audit trail (%s): %s", action, error)
