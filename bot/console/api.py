@@ -65,7 +65,8 @@ def api_routes(db: Database, desk: Desk) -> list[web.RouteDef]:
     @queue_api
     @answering
     async def conversation(request):
-        await audit.record_in(db, identity(request).name, "conversation_opened", f"conversation:{conversation_id(request)}", utcnow())
+        await audit.record_in(db, identity(request).name, "conversation_opened",
+                              f"conversation:{conversation_id(request)}", utcnow())
         return await desk.record(conversation_id(request), identity(request).name)
 
     @queue_api

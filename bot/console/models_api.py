@@ -115,7 +115,8 @@ def models_routes(desk: ModelsDesk, bus: Bus) -> list[web.RouteDef]:
     async def activate(request):
         body = await json_body(request)
         active = await desk.activate(request.match_info["version"], bool(body.get("force")))
-        await audit.record_in(desk.db, identity(request).name, "model_activated", f"model:{active}", utcnow(), force=bool(body.get("force")))
+        await audit.record_in(desk.db, identity(request).name, "model_activated", f"model:{active}", utcnow(),
+                              force=bool(body.get("force")))
         return {"active": active}
 
     @trainer_api

@@ -96,7 +96,8 @@ def view_routes(db: Database, storage: DatabaseStorage, templates: Environment,
                     if needs_rehash(agent.password_hash):
                         agent.password_hash = hash_password(password)
             role = agent.role if agent is not None else None
-            await audit.record(db_session, name if agent is not None else "unknown", "sign_in" if outcome.ok else "sign_in_failed", None, now)
+            await audit.record(db_session, name if agent is not None else "unknown",
+                               "sign_in" if outcome.ok else "sign_in_failed", None, now)
         if not outcome.ok:
             return _login_page(templates, brand_name, csrf_token(session), target, outcome.error, name,
                                status=401)
@@ -121,7 +122,8 @@ def view_routes(db: Database, storage: DatabaseStorage, templates: Environment,
 
     @login_required(QUEUE_ROLES, api=False)
     async def conversation(request: web.Request) -> web.Response:
-        await audit.record_in(db, identity(request).name, "conversation_opened", f"conversation:{request.match_info['conversation_id']}", utcnow())
+        await audit.record_in(db, identity(request).name, "conversation_opened",
+                              f"conversation:{request.match_info['conversation_id']}", utcnow())
         return await page(request, "conversation.html", "queue",
                           conversation_id=int(request.match_info["conversation_id"]))
 

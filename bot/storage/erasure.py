@@ -68,7 +68,8 @@ async def find_customer(session: AsyncSession, channel: str, sender: str) -> Fou
 async def find_by_conversations(session: AsyncSession, conversation_ids: Sequence[int]) -> list[Found]:
     """The customers of these conversations, one `Found` each, with only these conversations
     (retention erases old conversations, not a customer's newer ones)."""
-    rows = (await session.execute(select(Conversation.id, Customer).join(Customer, Customer.id == Conversation.customer_id)
+    rows = (await session.execute(select(Conversation.id, Customer)
+                                  .join(Customer, Customer.id == Conversation.customer_id)
                                   .where(Conversation.id.in_(conversation_ids)))).all()
     by_customer: dict[int, tuple[Customer, list[int]]] = {}
     for conversation_id, customer in rows:

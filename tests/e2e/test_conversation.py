@@ -97,7 +97,8 @@ async def test_an_unknown_order_number_is_answered_as_a_wrong_proof(service):
     await say(service.url, known, f"can you check order {order.number} for me")
     known_said = texts(await say(service.url, known, "nobody@example.com"))
     # The same words, but for the number: nobody learns which numbers are orders.
-    assert [t.replace("999999", "N") for t in unknown_said] == [t.replace(order.number, "N") for t in known_said]
+    assert [t.replace("999999", "N") for t in unknown_said] == \
+        [t.replace(order.number, "N") for t in known_said]
     assert "doesn't match" in " ".join(unknown_said)
 
 
