@@ -92,7 +92,7 @@ async def test_restart_keeps_history_and_the_dialogue_state(fresh_url, model, tm
     again = second.log_path.read_text(errors="replace")
     assert "Agent console" in again and "Console account created" not in again and "Stopped." in again
     answered = await answers_per_message(fresh_url)
-    assert len(answered) == 3 and set(answered.values()) == {1}
+    assert len(answered) == 4 and set(answered.values()) == {1}
 
 
 async def test_kill_9_after_acceptance_loses_nothing(fresh_url, model):
