@@ -13,4 +13,4 @@ from actions.orders import ActionCheckOrderStatus, OrderLookup, ValidateOrderSta
 
 
 def build_actions(order_lookup: OrderLookup) -> list[Action]:
-    return [ActionHandoff(), ActionCheckOrderStatus(order_lookup), ValidateOrderStatusForm()]
+    return [ActionHandoff(), ActionCheckOrderStatus(order_lookup), ValidateOrderStatusForm(order_lookup)]

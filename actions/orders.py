@@ -1,7 +1,16 @@
-"""Order tracking: the form that asks for the number, and the lookup that answers."""
+"""Order tracking: the form that asks for the number and a proof of ownership, and the
+lookup that answers.
+
+An order number alone proves nothing (six digits are easy to guess), so the form also
+asks for something only the buyer knows: the e-mail address or the postcode on the
+order. The proof is compared in constant time, a conversation gets `MAX_PROOF_TRIES`
+wrong answers, and then a person takes over. A number that does not exist gets the same
+answers as a wrong proof, so guessing numbers tells nobody which orders exist.
+"""
 
 from __future__ import annotations
 
+import hmac
 import re
 from dataclasses import dataclass
 from datetime import date
@@ -12,6 +21,12 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 ORDER_NUMBER = re.compile(r"\b(\d{6})\b")
+EMAIL = re.compile(r"[^\s@<>\"']+@[^\s@<>\"']+\.[^\s@<>\"'.]+")
+# A UK postcode anywhere in the text ("it's SW1A 1AA"); other formats are the whole text.
+POSTCODE = re.compile(r"\b([A-Z]{1,2}\d[A-Z\d]?\s*\d[A-Z]{2})\b", re.IGNORECASE)
+MAX_PROOF_TRIES = 3
+# The form's proof slot holds only the outcome, never what the customer typed.
+VERIFIED, REFUSED = "verified", "refused"
 
 
 @dataclass(frozen=True)
@@ -22,6 +37,8 @@ class OrderInfo:
     tracking_code: str | None
     expected_delivery: date | None
     items: str
+    email: str | None = None
+    postcode: str | None = None
 
 
 class OrderLookup(Protocol):
@@ -30,19 +47,60 @@ class OrderLookup(Protocol):
 
 # The demo brand's orders: the service seeds its orders table from these.
 DEMO_ORDERS: tuple[OrderInfo, ...] = (
-    OrderInfo("482913", "shipped", "DPD", "15501234567890", date(2026, 12, 2), "Linen shirt (M), canvas tote"),
-    OrderInfo("104577", "delivered", "Royal Mail", "RM123456789GB", date(2026, 11, 20), "Wool coat (L)"),
-    OrderInfo("731046", "processing", None, None, date(2026, 12, 5), "Trainers (42), socks x3"),
-    OrderInfo("559201", "cancelled", None, None, None, "Sofa cover"),
-    OrderInfo("880412", "shipped", "Evri", "H01ABC2345678901", date(2026, 11, 28), "Denim jacket (S)"),
-    OrderInfo("320987", "delivered", "DPD", "15509876543210", date(2026, 11, 18), "Bedding set (double)"),
-    OrderInfo("664120", "processing", None, None, date(2026, 12, 8), "Ceramic mugs x4"),
-    OrderInfo("217356", "shipped", "Royal Mail", "RM987654321GB", date(2026, 11, 30), "Cashmere scarf"),
+    OrderInfo("482913", "shipped", "DPD", "15501234567890", date(2026, 12, 2), "Linen shirt (M), canvas tote",
+              "ana.silva@example.com", "SW1A 1AA"),
+    OrderInfo("104577", "delivered", "Royal Mail", "RM123456789GB", date(2026, 11, 20), "Wool coat (L)",
+              "ben.okafor@example.com", "M1 1AE"),
+    OrderInfo("731046", "processing", None, None, date(2026, 12, 5), "Trainers (42), socks x3",
+              "chloe.martin@example.com", "LS1 4DY"),
+    OrderInfo("559201", "cancelled", None, None, None, "Sofa cover", "dev.patel@example.com", "BS1 5TR"),
+    OrderInfo("880412", "shipped", "Evri", "H01ABC2345678901", date(2026, 11, 28), "Denim jacket (S)",
+              "eva.novak@example.com", "EH1 1YZ"),
+    OrderInfo("320987", "delivered", "DPD", "15509876543210", date(2026, 11, 18), "Bedding set (double)",
+              "finn.walsh@example.com", "WC2E 9DD"),
+    OrderInfo("664120", "processing", None, None, date(2026, 12, 8), "Ceramic mugs x4",
+              "grace.lee@example.com", "M4 1HN"),
+    OrderInfo("217356", "shipped", "Royal Mail", "RM987654321GB", date(2026, 11, 30), "Cashmere scarf",
+              "hana.ito@example.com", "LS2 7EY"),
 )
 
 
 async def demo_lookup(number: str) -> OrderInfo | None:
     return next((order for order in DEMO_ORDERS if order.number == number), None)
+
+
+def normalise_email(value: str) -> str:
+    return value.strip().lower()
+
+
+def normalise_postcode(value: str) -> str:
+    return re.sub(r"\s+", "", value).upper()
+
+
+def proof_in(text: str) -> str:
+    """What the customer offered as proof, normalised: an e-mail address if the text has
+    one, else a postcode, else the whole text as a postcode."""
+    if (email := EMAIL.search(text)) is not None:
+        return normalise_email(email.group(0))
+    if (postcode := POSTCODE.search(text)) is not None:
+        return normalise_postcode(postcode.group(1))
+    return normalise_postcode(text)
+
+
+# Compared against when there is no order, so a missing order takes the same work.
+_NOTHING = "\x00" * 32
+
+
+def proves(order: OrderInfo | None, offered: str) -> bool:
+    """Whether `offered` (from proof_in) is the order's e-mail address or postcode.
+
+    Both comparisons always run, in constant time for equal lengths, whatever the order."""
+    email = normalise_email(order.email) if order and order.email else _NOTHING
+    postcode = normalise_postcode(order.postcode) if order and order.postcode else _NOTHING
+    given = offered.encode()
+    by_email = hmac.compare_digest(given, email.encode())
+    by_postcode = hmac.compare_digest(given, postcode.encode())
+    return order is not None and (by_email | by_postcode)
 
 
 def describe(order: OrderInfo) -> str:
@@ -61,7 +119,14 @@ def describe(order: OrderInfo) -> str:
     return f"Order {order.number} is {order.status}."
 
 
+def _tries(tracker: Tracker) -> int:
+    return int(tracker.get_slot("order_proof_tries") or 0)
+
+
 class ValidateOrderStatusForm(FormValidationAction):
+    def __init__(self, lookup: OrderLookup | None = None) -> None:
+        self.lookup = lookup or demo_lookup
+
     def name(self) -> str:
         return "validate_order_status_form"
 
@@ -73,6 +138,23 @@ class ValidateOrderStatusForm(FormValidationAction):
             return {"order_number": None}
         return {"order_number": match.group(1)}
 
+    async def validate_order_proof(self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                   domain: dict) -> dict[str, Any]:
+        tries = _tries(tracker)
+        if tries >= MAX_PROOF_TRIES:  # used up earlier in this conversation: no more guesses
+            return {"order_proof": REFUSED}
+        number = tracker.get_slot("order_number")
+        order = await self.lookup(number) if number else None
+        if proves(order, proof_in(str(slot_value or ""))):
+            return {"order_proof": VERIFIED}
+        tries += 1
+        if tries >= MAX_PROOF_TRIES:
+            return {"order_proof": REFUSED, "order_proof_tries": float(tries)}
+        dispatcher.utter_message(
+            text=f"Sorry, that doesn't match our records for order {number}. Please check the e-mail "
+                 "address or postcode the order was placed with.")
+        return {"order_proof": None, "order_proof_tries": float(tries)}
+
 
 class ActionCheckOrderStatus(Action):
     def __init__(self, lookup: OrderLookup | None = None) -> None:
@@ -83,12 +165,14 @@ class ActionCheckOrderStatus(Action):
         return "action_check_order_status"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> list[dict]:
+        done = [SlotSet("order_number", None), SlotSet("order_proof", None)]
         number = tracker.get_slot("order_number")
         order = await self.lookup(number) if number else None
-        if order is None:
+        if tracker.get_slot("order_proof") != VERIFIED or order is None:
             dispatcher.utter_message(
-                text=f"I couldn't find an order with the number {number}. Please check the number in your "
-                     "confirmation email, or ask for a person and we'll look into it.")
-        else:
-            dispatcher.utter_message(text=describe(order))
-        return [SlotSet("order_number", None)]
+                text="I couldn't confirm that order's details, so I'm passing you to a member of our "
+                     "team, who can check who you are and help.")
+            dispatcher.utter_message(json_message={"handoff": {"reason": "order_verification_failed"}})
+            return done
+        dispatcher.utter_message(text=describe(order))
+        return done

@@ -158,6 +158,11 @@ def _worker_context(settings: Settings, roles: Roles, db: Database, bus: Bus, ch
                                 name="dialogue-worker"),
             asyncio.create_task(OutboxSender(db, channels, bus, settings, clock).run(), name="outbox-sender"),
         ]
+        if settings.retention_days > 0:
+            from bot.privacy.retention import run_retention
+
+            tasks.append(asyncio.create_task(run_retention(db, settings, clock, settings.retention_interval_seconds),
+                                             name="retention"))
         if settings.model_path is None:
             # MODEL_PATH pins a model; otherwise follow the registry's activations.
             tasks.append(asyncio.create_task(

@@ -75,6 +75,31 @@ def _parser() -> argparse.ArgumentParser:
     output.add_argument("--json", action="store_true")
     output.add_argument("--csv", action="store_true", help="figure,dimension,value rows")
     report.set_defaults(handler=_report)
+    erase = sub.add_parser("erase", help="erase one customer everywhere (asks to type the sender id)")
+    erase.add_argument("--channel", required=True)
+    erase.add_argument("--sender", required=True)
+    erase.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    erase.add_argument("--json", action="store_true")
+    erase.set_defaults(handler=_erase)
+
+    export = sub.add_parser("export", help="one customer's record, or everything in a date range")
+    export.add_argument("--channel")
+    export.add_argument("--sender")
+    export.add_argument("--since", type=_date_arg, help="from this UTC date or time (ISO 8601), inclusive")
+    export.add_argument("--until", type=_date_arg, help="up to this UTC date or time, exclusive")
+    export.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
+    export.add_argument("--output", help="a file to write (default: standard output)")
+    export.set_defaults(handler=_export)
+
+    audit_log = sub.add_parser("audit", help="the audit trail: who read or changed what, newest first")
+    audit_log.add_argument("--actor")
+    audit_log.add_argument("--action")
+    audit_log.add_argument("--target", help="e.g. conversation:12, user:ann")
+    audit_log.add_argument("--since", type=_date_arg)
+    audit_log.add_argument("--until", type=_date_arg)
+    audit_log.add_argument("--limit", type=int, default=200)
+    audit_log.add_argument("--json", action="store_true")
+    audit_log.set_defaults(handler=_audit)
 
     telegram = sub.add_parser("telegram", help="Telegram bot set-up")
     telegram_sub = telegram.add_subparsers(dest="telegram_command", required=True)
@@ -335,6 +360,109 @@ def _transcript(settings: Settings, args: argparse.Namespace) -> int:
     else:
         print(transcript_text(found))
     return 0
+
+
+def _erase(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.audit import CLI
+    from bot.messages import utcnow
+    from bot.privacy.erase import erase_customer
+
+    if not args.yes:
+        print(f"Everything kept about {args.sender!r} on {args.channel!r} will be erased, for good.\n"
+              "Type the sender id again to go on: ", end="", flush=True)
+        if sys.stdin.readline().strip() != args.sender:
+            print("error: not confirmed; nothing was erased", file=sys.stderr)
+            return 1
+
+    async def work(db):
+        return await erase_customer(db, settings, args.channel, args.sender, actor=CLI, now=utcnow())
+
+    report = _with_db(settings, work)
+    examples = [{"intent": e.intent, "text": e.text} for e in report.training_examples]
+    if args.json:
+        print(json.dumps({"rows": report.rows, "tracker_events": report.tracker_events,
+                          "training_examples": examples}, indent=2, ensure_ascii=False))
+        return 0
+    if not report.found:
+        print(f"nothing was kept about {args.sender!r} on {args.channel!r}")
+    for table, count in report.rows.items():
+        if count:
+            print(f"{table:<22} {count} row(s) {'reduced to a hash' if table == 'inbox' else 'erased'}")
+    if report.tracker_events:
+        print(f"{'dialogue tracker':<22} {report.tracker_events} event(s) erased")
+    if examples:
+        print(f"\nTheir words are examples in the training data ({settings.data_dir}); keep or remove them:")
+        for example in examples:
+            print(f"  {example['intent']}: {example['text']}")
+    return 0
+
+
+def _date_arg(value: str):
+    from datetime import datetime, timezone
+
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"not an ISO 8601 date or time: {value!r}") from error
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def _export(settings: Settings, args: argparse.Namespace) -> int:
+    from bot import audit
+    from bot.messages import utcnow
+    from bot.privacy.export import Selection, Writer, records
+
+    if (args.channel is None) != (args.sender is None):
+        print("error: --channel and --sender go together", file=sys.stderr)
+        return 2
+    if args.sender is None and args.since is None and args.until is None:
+        print("error: name a customer (--channel, --sender) or a date range (--since, --until)", file=sys.stderr)
+        return 2
+    selection = Selection(args.channel, args.sender, args.since, args.until)
+    out = open(args.output, "w", encoding="utf-8", newline="") if args.output else sys.stdout
+
+    async def work(db):
+        writer = Writer(out, args.format)
+        async with db.session() as session:
+            async for record in records(session, selection):
+                writer.write(record)
+        async with db.session() as session:
+            await audit.record(session, audit.CLI, "export", f"channel:{args.channel}" if args.channel else None,
+                               utcnow(), customer=args.sender is not None, since=_iso_or_none(args.since),
+                               until=_iso_or_none(args.until), format=args.format, rows=writer.counts)
+        return writer.counts
+
+    try:
+        counts = _with_db(settings, work)
+    finally:
+        if args.output:
+            out.close()
+    if args.output:
+        print(", ".join(f"{n} {kind}(s)" for kind, n in counts.items()) or "nothing to export", file=sys.stderr)
+    return 0
+
+
+def _audit(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.storage.audit_log import AuditFilter, entries
+
+    where = AuditFilter(args.actor, args.action, args.target, args.since, args.until, args.limit)
+
+    async def work(db):
+        async with db.session() as session:
+            return await entries(session, where)
+
+    rows = _with_db(settings, work)
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    for row in rows:
+        details = json.dumps(row["details"], separators=(",", ":")) if row["details"] else ""
+        print(f"{row['at'][:19]}  {row['actor']:<16} {row['action']:<20} {row['target'] or '':<24} {details}")
+    return 0
+
+
+def _iso_or_none(value) -> str | None:
+    return value.isoformat() if value is not None else None
 
 
 def transcript_json(found) -> dict:

@@ -140,6 +140,12 @@ class Settings:
     outbox_backoff_max: float = 300.0
     http_timeout: float = 10.0
 
+    # Privacy (bot/privacy/): conversations closed more than this many days ago are erased
+    # in the background (0: kept), this many per transaction, a pass every interval.
+    retention_days: int = 0
+    retention_batch: int = 50
+    retention_interval_seconds: float = 3600.0
+
     # Platforms. A channel whose credentials are empty refuses its webhook with 403.
     # Every API base URL is a setting, so tests point them at fake servers on loopback.
     meta_app_secret: str = ""

@@ -60,11 +60,15 @@ class CachingSQLTrackerStore(SQLTrackerStore):
         if cached is not None and cached.last_id is not None and len(cached.tracker.events) == cached.stored:
             with self.session_scope() as session:
                 newer = (session.query(self.SQLEvent.id, self.SQLEvent.type_name, self.SQLEvent.data)
-                         .filter(self.SQLEvent.sender_id == sender_id, self.SQLEvent.id > cached.last_id)
+                         .filter(self.SQLEvent.sender_id == sender_id, self.SQLEvent.id >= cached.last_id)
                          .order_by(self.SQLEvent.id).all())
+            # The newest row known when cached must still be there: a conversation erased
+            # since (bot/privacy/erase.py) starts afresh, not from the memory of it.
+            kept = bool(newer) and newer[0].id == cached.last_id
+            newer = newer[1:]
             # Another worker's turn is applied as Rasa would replay it; a new session that
             # worker started is read from its start instead, as Rasa reads it.
-            if not any(row.type_name == SessionStarted.type_name for row in newer):
+            if kept and not any(row.type_name == SessionStarted.type_name for row in newer):
                 for event in deserialise_events([json.loads(row.data) for row in newer]):
                     cached.tracker.update(event)
                 last_id = newer[-1].id if newer else cached.last_id

@@ -25,7 +25,7 @@ from bot.router import Moderate, PoliteReply, ToHuman, ToModel, route, satisfact
 from bot.sentiment import SentimentScorer
 from bot.settings import Settings
 from bot.storage import console as console_store
-from bot.storage import address_handoffs, history, inbox, outbox
+from bot.storage import address_handoffs, erasure, history, inbox, outbox
 from bot.storage.database import Database
 from bot.storage.models import Conversation, InboxItem
 from bot.storage.queue import hand_to_queue
@@ -168,6 +168,8 @@ class DialogueWorker:
                 return
 
     async def process(self, item: InboxItem) -> None:
+        if await self._erased_redelivery(item):
+            return
         message = IncomingMessage.from_json(item.payload)
         now = self.clock()
         score = self.sentiment.score(message.text)
@@ -325,6 +327,16 @@ class DialogueWorker:
                 negative_threshold=self.settings.negative_sentiment_threshold), now)
             return True
         return False
+
+    async def _erased_redelivery(self, item: InboxItem) -> bool:
+        """A platform re-delivering a message of an erased customer: not answered again,
+        and not kept (bot/privacy/erase.py). A REST request waiting for it gets no replies."""
+        async with self.db.statements() as session:
+            if not await erasure.is_erased_delivery(session, item.channel, item.platform_message_id):
+                return False
+            await erasure.drop_redelivery(session, item.id, item.attempts)
+        await self.bus.publish(processed_topic(item.id), {"inbox_id": item.id, "status": "done"})
+        return True
 
     async def _notify(self, inbox_id: int, message: IncomingMessage, console_event: dict) -> None:
         await self.bus.publish(processed_topic(inbox_id), {"inbox_id": inbox_id, "status": "done"})

@@ -19,7 +19,8 @@ pytestmark = pytest.mark.slow
 
 CONVERSATIONS = [
     ["hi", "what are your opening hours?", "how much is shipping?", "thanks", "bye"],
-    ["where is my order?", DEMO_ORDERS[0].number, "thanks"],
+    ["where is my order?", DEMO_ORDERS[0].number, DEMO_ORDERS[0].email, "thanks"],
+    ["where is order 104577", "wrong@example.com", "AB1 2CD", "XX1 1XX"],
     ["can you check order 999999", "ok"],
     ["I want to talk to a human"],
     ["blorp zindle quaxx frobnicate", "hello?"],

@@ -129,3 +129,19 @@ async def test_the_sqlite_file_is_kept_in_wal_mode(tmp_path):
     with tracker_store.engine.connect() as connection:
         assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
+
+
+async def test_an_erased_conversation_is_not_handed_out_from_memory(tmp_path):
+    path = tmp_path / "tracker.db"
+    tracker_store = store(path)
+    tracker = await tracker_store.get_or_create_tracker("rest:erin")
+    tracker.update(said("my address is 12 Elm Street", "greet"))
+    await tracker_store.save(tracker)
+    assert (await tracker_store.retrieve("rest:erin")) is not None  # kept in memory now
+    engine = sa.create_engine(f"sqlite:///{path}")
+    with engine.begin() as connection:  # what bot/privacy/erase.py does
+        connection.execute(sa.text("DELETE FROM events WHERE sender_id = 'rest:erin'"))
+    engine.dispose()
+    assert await tracker_store.retrieve("rest:erin") is None
+    fresh = await tracker_store.get_or_create_tracker("rest:erin")
+    assert not any(isinstance(e, UserUttered) for e in fresh.events)

@@ -20,6 +20,7 @@ from bot.console.desk import Desk
 from bot.console.live import live_routes
 from bot.console.login import Logins, PasswordChecks
 from bot.console.models_api import ModelsDesk, models_routes
+from bot.console.privacy_api import privacy_routes
 from bot.console.reports_api import reports_routes
 from bot.console.training_api import training_api_routes
 from bot.console.sessions import HOME, DatabaseStorage, LoginForms, with_sessions
@@ -46,10 +47,11 @@ def console_routes(db: Database, bus: Bus, settings: Settings, templates: Enviro
     async def home(_: web.Request) -> web.Response:
         raise web.HTTPMovedPermanently(HOME)
 
-    routes = [*view_routes(Logins(db, checks, bus), storage, LoginForms(db, secure=secure), templates,
+    routes = [*view_routes(db, Logins(db, checks, bus), storage, LoginForms(db, secure=secure), templates,
                            settings.brand_name, trusted_proxies),
               *api_routes(db, desk), *live_routes(bus, desk, storage), *training_api_routes(db, settings),
-              *models_routes(models, bus, storage), *reports_routes(db, settings, clock)]
+              *models_routes(models, bus, storage), *reports_routes(db, settings, clock),
+              *privacy_routes(db, settings)]
     return [web.get(PREFIX, home),
             *(web.route(r.method, PREFIX + r.path, with_sessions(storage, r.handler)) for r in routes)]
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
+from bot import audit
 from bot.bus import SESSIONS_TOPIC, Bus
 from bot.console.auth import ROLES, generate_password, hash_password
 from bot.storage import accounts
+from bot.messages import utcnow
 from bot.storage.database import Database
 from bot.storage.models import Agent
 
@@ -38,7 +40,8 @@ async def sessions_ended(bus: Bus | None, name: str) -> None:
         await bus.publish(SESSIONS_TOPIC, {"type": "sessions_ended", "agent": name})
 
 
-async def add_user(db: Database, name: str, role: str, password: str | None, now: datetime) -> str:
+async def add_user(db: Database, name: str, role: str, password: str | None, now: datetime,
+                   by: str = audit.CLI) -> str:
     """Create an account; returns its password (the generated one when none was given).
     A generated password is printed, so whoever sees the terminal knows it: its holder
     must choose another at first sign-in. One piped in was chosen by its holder."""
@@ -50,6 +53,7 @@ async def add_user(db: Database, name: str, role: str, password: str | None, now
         try:
             await accounts.add_agent(session, check_name(name), role, hash_password(password), now,
                                      must_change_password=generated)
+            await audit.record(session, by, "user_added", f"user:{name}", now, role=role)
         except accounts.AccountExists as error:
             raise AccountError(str(error)) from error
     return password
@@ -68,15 +72,17 @@ async def set_password(db: Database, name: str, password: str | None, bus: Bus |
         agent.password_hash = hash_password(password)
         agent.must_change_password = generated
         await accounts.end_sessions_of(session, name)
+        await audit.record(session, audit.CLI, "password_set", f"user:{name}", utcnow())
     await sessions_ended(bus, name)
     return password
 
 
-async def disable(db: Database, name: str, bus: Bus | None = None) -> None:
+async def disable(db: Database, name: str, bus: Bus | None = None, by: str = audit.CLI) -> None:
     async with db.session() as session:
         agent = await _existing(session, name)
         agent.active = False
         await accounts.end_sessions_of(session, name)
+        await audit.record(session, by, "user_disabled", f"user:{name}", utcnow())
     await sessions_ended(bus, name)
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from aiohttp import web
 
+from bot import audit
 from bot.console.auth import QUEUE_ROLES, SUPERVISOR_ROLES, may_supervise
 from bot.console.desk import QUEUE_PAGE, Desk, DeskError
 from bot.console.sessions import identity, login_required
@@ -79,6 +80,8 @@ def api_routes(db: Database, desk: Desk) -> list[web.RouteDef]:
     @queue_api
     @answering
     async def conversation(request):
+        await audit.record_in(db, identity(request).name, "conversation_opened",
+                              f"conversation:{conversation_id(request)}", utcnow())
         return await desk.record(conversation_id(request), identity(request).name)
 
     @queue_api

@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
+from bot import audit
 from bot.bus import CONSOLE_TOPIC, OUTBOX_TOPIC, Bus, customer_topic
 from bot.console.present import queue_snapshot, record_json
 from bot.handoff import TransitionError
@@ -76,6 +77,7 @@ class Desk:
         try:
             async with self.db.session() as session:
                 conversation = await queue_store.claim(session, conversation_id, agent, self.clock())
+                await audit.record(session, agent, "claim", f"conversation:{conversation_id}", self.clock())
                 key = await self._customer_key(session, conversation)
         except queue_store.ClaimLost as lost:
             raise DeskError(str(lost)) from lost
@@ -101,6 +103,7 @@ class Desk:
             message = await history.record_outgoing(session, conversation, None, outgoing, now)
             await self._send_or_refuse(session, message, outgoing, refused, now)
             message_id = message.id
+            await audit.record(session, agent, "reply", f"conversation:{conversation_id}", now, message=message_id)
         await self.bus.publish(OUTBOX_TOPIC, {"conversation_id": conversation_id})
         await self.bus.publish(CONSOLE_TOPIC, {"type": "reply", "conversation_id": conversation_id})
         return message_id
@@ -113,6 +116,7 @@ class Desk:
             if await session.get(Conversation, conversation_id) is None:
                 raise DeskError(f"no conversation {conversation_id}", 404)
             await store.add_note(session, conversation_id, agent, text, self.clock())
+            await audit.record(session, agent, "note", f"conversation:{conversation_id}", self.clock())
         await self.bus.publish(CONSOLE_TOPIC, {"type": "note", "conversation_id": conversation_id})
 
     async def transfer(self, conversation_id: int, by: str, to_agent: str, *, supervisor: bool) -> None:
@@ -128,6 +132,7 @@ class Desk:
             except TransitionError as error:
                 raise DeskError(str(error)) from error
             key = await self._customer_key(session, conversation)
+            await audit.record(session, by, "transfer", f"conversation:{conversation_id}", self.clock(), to=to_agent)
         await self._announce(conversation_id, "transferred", key, {"status": "assigned", "agent_name": to_agent})
 
     async def resolve(self, conversation_id: int, agent: str, *, ask_satisfaction: bool, supervisor: bool) -> None:
@@ -147,6 +152,7 @@ class Desk:
                 await self._send_or_refuse(session, message, question, None, now)
                 await history.add_event(session, conversation_id, "satisfaction_asked", {"by": agent}, now)
             key = f"{customer.channel}:{customer.external_id}"
+            await audit.record(session, agent, "resolve", f"conversation:{conversation_id}", now)
         if ask_satisfaction:
             await self.bus.publish(OUTBOX_TOPIC, {"conversation_id": conversation_id})
         await self._announce(conversation_id, "resolved", key, {"status": "closed", "agent_name": None})
@@ -162,6 +168,7 @@ class Desk:
             except TransitionError as error:
                 raise DeskError(str(error)) from error
             key = await self._customer_key(session, conversation)
+            await audit.record(session, agent, "handback", f"conversation:{conversation_id}", self.clock())
         await self._announce(conversation_id, "handback", key, {"status": "bot", "agent_name": None})
 
     async def flag_for_training(self, message_id: int, agent: str) -> bool:
@@ -171,6 +178,7 @@ class Desk:
             async with self.db.session() as session:
                 flagged = await flag_message(session, message_id, agent, self.clock())
                 conversation_id = (await session.get(Message, message_id)).conversation_id
+                await audit.record(session, agent, "flag_for_training", f"message:{message_id}", self.clock())
         except LookupError as error:
             raise DeskError(str(error), 404) from error
         await self.bus.publish(CONSOLE_TOPIC, {"type": "flagged_for_training", "conversation_id": conversation_id})

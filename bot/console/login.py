@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
+from bot import audit
 from bot.console import auth
 from bot.bus import Bus
 from bot.console.accounts import AccountError, check_password, sessions_ended
@@ -69,12 +70,14 @@ class Logins:
         if attempt.wait > 0:
             return LoginResult(False, too_many_attempts(attempt.wait), retry_after=attempt.wait), None
         if not await self.checks.run(auth.password_matches, account, password):
-            return LoginResult(False, auth.WRONG_CREDENTIALS), None
+            return LoginResult(False, auth.WRONG_CREDENTIALS), account
         return None, account
 
     async def log_in(self, address: str, name: str, password: str, now: datetime) -> LoginResult:
         refused, account = await self._checked(address, name, password, now)
         if refused is not None:
+            # A name nobody has is not written down: it may be a password typed in the wrong box.
+            await audit.record_in(self.db, account.name if account else "unknown", "sign_in_failed", None, now)
             return refused
         rehashed = (await self.checks.run(auth.hash_password, password)
                     if auth.needs_rehash(account.password_hash) else None)
@@ -85,6 +88,7 @@ class Logins:
                 # Disabled, or given a new password, while this one was being checked.
                 return LoginResult(False, auth.WRONG_CREDENTIALS)
             agent.last_login_at = now
+            await audit.record(session, name, "sign_in", None, now)
             if rehashed is not None:
                 agent.password_hash = rehashed
             # Logins are rare enough to sweep expired sessions and stale counts here.
@@ -116,6 +120,7 @@ class Logins:
                 return LoginResult(False, "the current password is wrong")
             agent.password_hash, agent.must_change_password = new_hash, False
             await accounts.end_sessions_of(session, name)
+            await audit.record(session, name, "password_changed", f"user:{name}", now)
             role = agent.role
         await sessions_ended(self.bus, name)
         return LoginResult(True, role=role)

@@ -13,12 +13,14 @@ from typing import Any
 from aiohttp import web
 from aiohttp_session import get_session
 
+from bot import audit
 from bot.bus import TRAINING_TOPIC, Bus
 from bot.console.api import answering, json_body, text_field
 from bot.console.auth import TRAINER_ROLES
 from bot.console.desk import DeskError
 from bot.console.live import COALESCE_SECONDS, Alive, SessionEnded, checked, refusal, serve_socket, session_check
 from bot.console.sessions import DatabaseStorage, identity, login_required
+from bot.messages import utcnow
 from bot.settings import Settings
 from bot.storage import training as store
 from bot.storage.database import Database
@@ -123,12 +125,17 @@ def models_routes(desk: ModelsDesk, bus: Bus, storage: DatabaseStorage) -> list[
             if who.role != "admin":
                 raise DeskError("only an admin may activate a version the gate refused", 403)
             reason = text_field(body, "reason", 500).strip()
-        return {"active": await desk.activate(request.match_info["version"], who.name, who.role, reason)}
+        active = await desk.activate(request.match_info["version"], who.name, who.role, reason)
+        await audit.record_in(desk.db, who.name, "model_activated", f"model:{active}", utcnow(),
+                              force=bool(body.get("force")))
+        return {"active": active}
 
     @trainer_api
     @answering
     async def rollback(request):
-        return {"active": await desk.rollback()}
+        active = await desk.rollback()
+        await audit.record_in(desk.db, identity(request).name, "model_rolled_back", f"model:{active}", utcnow())
+        return {"active": active}
 
     async def socket(request: web.Request) -> web.StreamResponse:
         session = await get_session(request)

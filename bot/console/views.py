@@ -15,6 +15,7 @@ from aiohttp import web
 from aiohttp_session import get_session, new_session
 from jinja2 import Environment
 
+from bot import audit
 from bot.client_address import Network, client_address
 from bot.console.auth import QUEUE_ROLES, ROLES, SUPERVISOR_ROLES, TRAINER_ROLES, may_supervise
 from bot.console.login import Logins, LoginResult
@@ -30,6 +31,7 @@ from bot.console.sessions import (
     safe_next,
 )
 from bot.messages import utcnow
+from bot.storage.database import Database
 from bot.web.pages import render
 
 TRAINER_HOME = "/console/review"
@@ -50,10 +52,12 @@ def nav_items(who: Identity) -> list[tuple[str, str, str]]:
     if who.role in TRAINER_ROLES:
         items += [("review", "Review", TRAINER_HOME), ("intents", "Intents", "/console/intents"),
                   ("models", "Models", "/console/models")]
+    if who.role == "admin":
+        items.append(("audit", "Audit trail", "/console/audit"))
     return items
 
 
-def view_routes(logins: Logins, storage: DatabaseStorage, forms: LoginForms, templates: Environment,
+def view_routes(db: Database, logins: Logins, storage: DatabaseStorage, forms: LoginForms, templates: Environment,
                 brand_name: str, trusted_proxies: Sequence[Network]) -> list[web.RouteDef]:
     async def page(request: web.Request, template: str, section: str, **context) -> web.Response:
         who = identity(request)
@@ -158,6 +162,8 @@ def view_routes(logins: Logins, storage: DatabaseStorage, forms: LoginForms, tem
 
     @login_required(QUEUE_ROLES, api=False)
     async def conversation(request: web.Request) -> web.Response:
+        await audit.record_in(db, identity(request).name, "conversation_opened",
+                              f"conversation:{request.match_info['conversation_id']}", utcnow())
         return await page(request, "conversation.html", "queue",
                           conversation_id=int(request.match_info["conversation_id"]))
 
@@ -190,7 +196,12 @@ def view_routes(logins: Logins, storage: DatabaseStorage, forms: LoginForms, tem
     async def models(request: web.Request) -> web.Response:
         return await page(request, "models.html", "models")
 
+    @login_required(frozenset({"admin"}), api=False)
+    async def audit_trail(request: web.Request) -> web.Response:
+        return await page(request, "audit.html", "audit")
+
     return [
+        web.get("/audit", audit_trail),
         web.get("/login", login_form), web.post("/login", login), web.post("/logout", logout),
         web.get("/password", password_form), web.post("/password", change_password),
         web.get("/", queue), web.get(r"/conversations/{conversation_id:\d+}", conversation),

@@ -159,4 +159,7 @@ def sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
+    # Deleted rows are overwritten with zeros, not left readable in free pages of the file
+    # (an erased customer must be gone from the bytes too: bot/privacy/erase.py).
+    cursor.execute("PRAGMA secure_delete=ON")
     cursor.close()

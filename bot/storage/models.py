@@ -209,6 +209,9 @@ class Order(Base):
     tracking_code = Column(String(64))
     expected_delivery = Column(Date)
     items = Column(Text, nullable=False, default="")
+    # What only the buyer knows: the order-status action asks for one of them.
+    email = Column(String(255))
+    postcode = Column(String(16))
 
 
 class Agent(Base):
@@ -332,6 +335,8 @@ class ReportHandover(Base):
     ended_at = Column(UtcDateTime)
     ended_kind = Column(String(16))
     ended_by = Column(String(255))
+
+
 class AddressHandoff(Base):
     """A conversation an open channel's client address put in the human queue: counted
     against ADDRESS_HANDOFFS_PER_HOUR, and forgotten once older than the hour."""
@@ -342,3 +347,18 @@ class AddressHandoff(Base):
     conversation_id = Column(Integer, ForeignKey("conversations.id"), nullable=False)
     created_at = Column(UtcDateTime, nullable=False)
     __table_args__ = (Index("ix_address_handoffs_address", "client_address", "created_at"),)
+
+
+class AuditEntry(Base):
+    """Who read or changed customer data or the service, and when (bot/audit.py). Never
+    customer text: targets are ids ("conversation:12"), details are counts and names."""
+
+    __tablename__ = "audit_log"
+    id = Column(Integer, primary_key=True)
+    at = Column(UtcDateTime, nullable=False)
+    actor = Column(String(64), nullable=False)  # an account's name, "cli", "retention"
+    action = Column(String(64), nullable=False)
+    target = Column(String(128))
+    details = Column(JSON, nullable=False, default=dict)
+    __table_args__ = (Index("ix_audit_log_at", "at", "id"), Index("ix_audit_log_actor", "actor", "id"),
+                      Index("ix_audit_log_action", "action", "id"))

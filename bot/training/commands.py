@@ -353,6 +353,7 @@ def _train_with_events(settings: Settings, activate: bool) -> int:
 
 
 def _models(settings: Settings, args: argparse.Namespace) -> int:
+    from bot import audit
     from bot.training.registry import Registry, RegistryError
 
     registry = Registry(settings.models_dir)
@@ -363,10 +364,12 @@ def _models(settings: Settings, args: argparse.Namespace) -> int:
                 return 2
             entry = registry.activate(args.version, force=args.force, forced_by="command line",
                                       reason=args.reason or None)
+            audit.record_from_cli(settings.database_url, "model_activated", f"model:{entry.version}", force=args.force)
             print(f"{entry.version} is active; a running service switches to it within a few seconds")
             return 0
         if args.action == "rollback":
             entry = registry.rollback()
+            audit.record_from_cli(settings.database_url, "model_rolled_back", f"model:{entry.version}")
             print(f"rolled back: {entry.version} is active again")
             return 0
     except RegistryError as error:

@@ -40,16 +40,66 @@ async def test_order_status_goes_through_the_custom_action(service):
     order = next(o for o in DEMO_ORDERS if o.status == "shipped")
     asked = await say(service.url, sender, "where is my order?")
     assert any(is_response(t, "utter_ask_order_number") for t in texts(asked))
-    answer = " ".join(texts(await say(service.url, sender, order.number)))
-    assert order.number in answer and order.carrier in answer
+    proof = texts(await say(service.url, sender, order.number))
+    # The number alone tells nothing about the order: it asks for a proof first.
+    assert any(is_response(t, "utter_ask_order_proof") for t in proof)
+    assert order.carrier not in " ".join(proof) and order.items not in " ".join(proof)
+    answer = " ".join(texts(await say(service.url, sender, f"it's {order.email.upper()}")))
+    assert order.number in answer and order.carrier in answer and order.tracking_code in answer
 
 
-async def test_an_unknown_order_number_is_said_plainly(service):
+async def test_the_postcode_on_the_order_is_proof_too(service):
     sender = new_sender()
-    answer = " ".join(texts(await say(service.url, sender, "can you check order 999999 for me")))
-    if "999999" not in answer:  # the model may ask for the number first
-        answer = " ".join(texts(await say(service.url, sender, "999999")))
-    assert "999999" in answer and "find" in answer.lower()
+    order = next(o for o in DEMO_ORDERS if o.status == "delivered")
+    await say(service.url, sender, f"can you check order {order.number} for me")
+    answer = " ".join(texts(await say(service.url, sender, order.postcode.lower().replace(" ", ""))))
+    assert order.number in answer and order.items in answer
+
+
+def _secrets(order) -> list[str]:
+    return [s for s in (order.items, order.carrier, order.tracking_code) if s]
+
+
+async def test_a_wrong_proof_tells_nothing_and_asks_again(service):
+    sender = new_sender()
+    order = next(o for o in DEMO_ORDERS if o.status == "shipped")
+    await say(service.url, sender, f"where is order {order.number}")
+    wrong = texts(await say(service.url, sender, "someone.else@example.com"))
+    said = " ".join(wrong)
+    assert "doesn't match" in said and not any(secret in said for secret in _secrets(order))
+    assert any(is_response(t, "utter_ask_order_proof") for t in wrong)
+    # The right one still works within the tries allowed.
+    answer = " ".join(texts(await say(service.url, sender, order.email)))
+    assert order.tracking_code in answer
+
+
+async def test_too_many_wrong_proofs_hand_over_to_a_person(service):
+    sender = new_sender()
+    order = next(o for o in DEMO_ORDERS if o.status == "shipped")
+    await say(service.url, sender, f"where is order {order.number}")
+    await say(service.url, sender, "AB1 2CD")
+    await say(service.url, sender, "guess@example.com")
+    last = texts(await say(service.url, sender, "ZZ9 9ZZ"))
+    said = " ".join(last)
+    assert "member of our team" in said and not any(secret in said for secret in _secrets(order))
+    queue = {row["customer"]: row for row in cli_json(db_url(service), "queue")}
+    assert queue[sender]["reason"] == "order_verification_failed" and queue[sender]["status"] == "queued"
+    # Handed over: the right proof now gets no answer from the bot.
+    assert await say(service.url, sender, order.email) == []
+
+
+async def test_an_unknown_order_number_is_answered_as_a_wrong_proof(service):
+    unknown, known = new_sender(), new_sender()
+    order = DEMO_ORDERS[0]
+    first = texts(await say(service.url, unknown, "can you check order 999999 for me"))
+    assert any(is_response(t, "utter_ask_order_proof") for t in first)
+    unknown_said = texts(await say(service.url, unknown, order.email))
+    await say(service.url, known, f"can you check order {order.number} for me")
+    known_said = texts(await say(service.url, known, "nobody@example.com"))
+    # The same words, but for the number: nobody learns which numbers are orders.
+    assert [t.replace("999999", "N") for t in unknown_said] == \
+        [t.replace(order.number, "N") for t in known_said]
+    assert "doesn't match" in " ".join(unknown_said)
 
 
 @pytest.mark.parametrize("text, reason", [

@@ -76,8 +76,10 @@ async def test_restart_keeps_history_and_the_dialogue_state(fresh_url, model, tm
     second = ServiceProcess(service_env(fresh_url, model, CONSOLE_FIRST_ADMIN="true"),
                             log_path=tmp_path / "second.log").start()
     try:
-        # The form asked for the number before the restart; the tracker remembers it.
-        answer = " ".join(r.get("text", "") for r in await say(second.url, sender, order.number))
+        # The form asked for the number before the restart; the tracker remembers it, and
+        # goes on to ask for the proof.
+        await say(second.url, sender, order.number)
+        answer = " ".join(r.get("text", "") for r in await say(second.url, sender, order.postcode))
     finally:
         second.stop()
     assert order.number in answer
@@ -90,7 +92,7 @@ async def test_restart_keeps_history_and_the_dialogue_state(fresh_url, model, tm
     again = second.log_path.read_text(errors="replace")
     assert "Agent console" in again and "Console account created" not in again and "Stopped." in again
     answered = await answers_per_message(fresh_url)
-    assert len(answered) == 3 and set(answered.values()) == {1}
+    assert len(answered) == 4 and set(answered.values()) == {1}
 
 
 async def test_kill_9_after_acceptance_loses_nothing(fresh_url, model):

@@ -83,7 +83,11 @@ def test_concurrent_writers_lose_nothing(registry: Registry, tmp_path):
 def test_the_models_command(registry: Registry, tmp_path):
     registry.add(model_file(tmp_path / "t", "v1"), fingerprint="a")
     registry.add(model_file(tmp_path / "t", "v2"), fingerprint="b")
-    env = {**os.environ, "MODELS_DIR": str(registry.models_dir)}
+    from bot.storage.migrate import upgrade
+
+    upgrade(f"sqlite:///{tmp_path / 'assistant.db'}")
+    env = {**os.environ, "MODELS_DIR": str(registry.models_dir),
+           "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'assistant.db'}"}
 
     def bot(*args: str) -> subprocess.CompletedProcess:
         return subprocess.run([sys.executable, "-m", "bot", "models", *args], cwd=PROJECT_DIR, env=env,
@@ -97,3 +101,9 @@ def test_the_models_command(registry: Registry, tmp_path):
     assert rolled.returncode == 0 and "v1 is active again" in rolled.stdout
     failed = bot("rollback")
     assert failed.returncode == 1 and "no earlier" in failed.stderr
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "assistant.db") as audit:
+        trail = audit.execute("SELECT actor, action, target FROM audit_log ORDER BY id").fetchall()
+    assert trail == [("cli", "model_activated", "model:v1"), ("cli", "model_activated", "model:v2"),
+                     ("cli", "model_rolled_back", "model:v1")]

@@ -1,0 +1,2 @@
+"""Customers' data under their control: export (export.py), erasure (erase.py) and
+retention (retention.py)."""
