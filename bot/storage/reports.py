@@ -117,10 +117,8 @@ async def conversations_per_bucket(session: AsyncSession, scope: Scope) -> list[
 
 
 async def handovers(session: AsyncSession, scope: Scope) -> list[HandoverRow]:
-    """Every hand-over of a conversation in scope, from `report_handovers`, brought up to
-    date first: the hand-overs it lacks, and those whose person's part has not ended yet
-    (their reply or end may have come since), are worked out from the history again."""
-    await _bring_up_to_date(session, scope)
+    """Every hand-over of a conversation in scope, from `report_handovers` (kept up to date
+    where the history is written: bot/storage/handover_facts.py). Read only."""
     # The table's own columns, not the mapped class's: tens of thousands of rows through
     # the ORM's loading cost over a second, through Core a fraction of that.
     facts = ReportHandover.__table__.c
@@ -133,82 +131,6 @@ async def handovers(session: AsyncSession, scope: Scope) -> list[HandoverRow]:
     if scope.channel:
         query = query.where(facts.channel == scope.channel)
     return [HandoverRow._make(row) for row in (await session.execute(query)).all()]
-
-
-async def _bring_up_to_date(session: AsyncSession, scope: Scope) -> None:
-    facts = ReportHandover
-    stale = (select(ConversationEvent.conversation_id)
-             .join(Conversation, Conversation.id == ConversationEvent.conversation_id)
-             .outerjoin(facts, facts.handoff_id == ConversationEvent.id)
-             .where(ConversationEvent.kind == "handoff", ConversationEvent.created_at >= scope.start,
-                    _in_scope(scope), or_(facts.handoff_id.is_(None), facts.ended_at.is_(None))))
-    rows = await _worked_out(session, scope, stale)
-    if not rows:
-        return
-    dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite
-    for first in range(0, len(rows), 2000):
-        insert = dialect.insert(facts.__table__).values(rows[first:first + 2000])
-        await session.execute(insert.on_conflict_do_update(
-            index_elements=[facts.handoff_id],
-            set_={name: insert.excluded[name] for name in ("first_reply_at", "first_reply_by", "ended_at",
-                                                           "ended_kind", "ended_by", "intent", "reason")}))
-
-
-async def _worked_out(session: AsyncSession, scope: Scope, conversations) -> list[dict]:
-    """The facts of the hand-overs of `conversations` (a subquery of ids) in scope.
-
-    A person's part runs from a `handoff` event to the next `handback` or `resolved` event
-    of the conversation (the next of these events: a conversation is handed over only by
-    the bot, so never twice in a row); its first reply is the first agent message at or
-    after the hand-over and not after that end; its intent is the model's reading of the
-    customer's last message at or before the hand-over.
-
-    One statement of joins and window functions, so the work grows with the rows read
-    (one pass over each) rather than with index look-ups per hand-over."""
-    event, agent, customer = ConversationEvent, aliased(Message), aliased(Message)
-    by_conversation = {"partition_by": event.conversation_id, "order_by": event.id}
-    events = (select(event.id, event.conversation_id, event.kind, event.created_at,
-                     Conversation.created_at.label("started"), Conversation.channel,
-                     event.data["reason"].as_string().label("reason"),
-                     func.lead(event.kind).over(**by_conversation).label("next_kind"),
-                     func.lead(event.created_at, type_=event.created_at.type).over(**by_conversation).label("next_at"),
-                     func.lead(event.data["by"].as_string()).over(**by_conversation).label("next_by"))
-              .join(Conversation, Conversation.id == event.conversation_id)
-              .where(event.kind.in_(("handoff", "handback", "resolved")), event.created_at >= scope.start,
-                     _in_scope(scope), event.conversation_id.in_(conversations))
-              .cte("handover_events"))
-    parts = select(events).where(events.c.kind == "handoff").cte("handover_parts")
-    replies = (select(parts.c.id, agent.created_at, agent.agent_name,
-                      func.row_number().over(partition_by=parts.c.id, order_by=agent.created_at).label("n"))
-               .join(agent, and_(agent.conversation_id == parts.c.conversation_id, agent.author == "agent",
-                                 agent.created_at >= parts.c.created_at,
-                                 or_(parts.c.next_at.is_(None), agent.created_at <= parts.c.next_at)))
-               .cte("handover_replies"))
-    triggers = (select(parts.c.id, customer.intent,
-                       func.row_number().over(partition_by=parts.c.id,
-                                              order_by=customer.created_at.desc()).label("n"))
-                .join(customer, and_(customer.conversation_id == parts.c.conversation_id,
-                                     customer.author == "customer", customer.created_at <= parts.c.created_at))
-                .cte("handover_triggers"))
-    first_reply = select(replies).where(replies.c.n == 1).subquery()
-    trigger = select(triggers).where(triggers.c.n == 1).subquery()
-    rows = await session.execute(
-        select(parts.c.id, parts.c.conversation_id, parts.c.channel, parts.c.started, parts.c.created_at,
-               parts.c.reason, trigger.c.intent, first_reply.c.created_at.label("reply_at"),
-               first_reply.c.agent_name, parts.c.next_at, parts.c.next_kind, parts.c.next_by)
-        .outerjoin(first_reply, first_reply.c.id == parts.c.id)
-        .outerjoin(trigger, trigger.c.id == parts.c.id)
-        .order_by(parts.c.id))
-    worked_out = []
-    for row in rows.all():
-        ended = row.next_kind in ("handback", "resolved")
-        worked_out.append({
-            "handoff_id": row.id, "conversation_id": row.conversation_id, "channel": row.channel,
-            "conversation_started": row.started, "handed_over_at": row.created_at, "reason": row.reason,
-            "intent": row.intent, "first_reply_at": row.reply_at, "first_reply_by": row.agent_name,
-            "ended_at": row.next_at if ended else None, "ended_kind": row.next_kind if ended else None,
-            "ended_by": row.next_by if ended else None})
-    return worked_out
 
 
 async def message_counts(session: AsyncSession, scope: Scope, low_confidence: float) -> MessageCounts:
