@@ -1,9 +1,11 @@
 """The reports' queries: facts of the conversations started in a period, read with the
-indexes of migration 0005. The figures are made from them in bot/reports.py.
+indexes of migration 0006. The figures are made from them in bot/reports.py. They only
+read: the hand-overs' facts are kept by the service as it writes the history
+(bot/storage/handover_facts.py).
 
 Each query returns what the figures need and no more: counts where a count will do
-(conversations per quarter hour, customers' messages), one row per hand-over where the
-figures need times (hand-over, first reply, end).
+(conversations per quarter hour, customers' messages, ratings by agent and score), one
+row per hand-over where the figures need times (hand-over, first reply, end).
 """
 
 from __future__ import annotations
@@ -205,11 +207,12 @@ async def ratings(session: AsyncSession, scope: Scope) -> list[Ratings]:
 
 async def conversations_replied_per_agent(session: AsyncSession, scope: Scope) -> dict[str, int]:
     """How many conversations in scope each agent wrote at least one reply in."""
-    rows = await session.execute(
-        select(Message.agent_name, func.count(Message.conversation_id.distinct()))
-        .join(Conversation, Conversation.id == Message.conversation_id)
-        .where(Message.author == "agent", Message.created_at >= scope.start, _in_scope(scope))
-        .group_by(Message.agent_name))
+    # The pairs first, then counted: count(DISTINCT) sorts every reply, a hashed DISTINCT does not.
+    pairs = (select(Message.agent_name, Message.conversation_id)
+             .join(Conversation, Conversation.id == Message.conversation_id)
+             .where(Message.author == "agent", Message.created_at >= scope.start, _in_scope(scope))
+             .distinct().subquery())
+    rows = await session.execute(select(pairs.c.agent_name, func.count()).group_by(pairs.c.agent_name))
     return {name or "?": int(count) for name, count in rows.all()}
 
 
