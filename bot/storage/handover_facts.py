@@ -11,7 +11,7 @@ docs/analytics.md defines, however the history was written.
 
 from __future__ import annotations
 
-from sqlalchemy import and_, case, func, or_, select, true
+from sqlalchemy import and_, bindparam, case, func, or_, select, true
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
@@ -87,12 +87,19 @@ def _upsert(dialect_name: str, conversations):
                                         set_={name: insert.excluded[name] for name in CHANGING})
 
 
+# One statement per dialect, made once: building and compiling it costs more than running
+# it for one conversation, and it runs on every agent's reply.
+_ONE_CONVERSATION: dict[str, object] = {}
+
+
 async def refresh(session: AsyncSession, conversation_id: int) -> None:
     """Work out one conversation's hand-over facts again, in the caller's transaction, after
     it wrote one of their events or an agent's message (flushed first, so they are read)."""
     await session.flush()
-    await session.execute(_upsert(session.bind.dialect.name,
-                                  ConversationEvent.conversation_id == conversation_id))
+    dialect = session.bind.dialect.name
+    if dialect not in _ONE_CONVERSATION:
+        _ONE_CONVERSATION[dialect] = _upsert(dialect, ConversationEvent.conversation_id == bindparam("conversation"))
+    await session.execute(_ONE_CONVERSATION[dialect], {"conversation": conversation_id})
 
 
 def fill(connection, batch: int = 10_000) -> None:
