@@ -21,7 +21,7 @@ setup:
 train: setup
 	$(PYTHON) -m bot train
 
-## bench: our service against bare `rasa run`, scaling on PostgreSQL + Redis (writes bench/results.md)
+## bench: our service against bare `rasa run`, scaling on PostgreSQL + Redis (its section of bench/results.md)
 bench: setup
 	$(PYTHON) -m bench.run
 
@@ -29,7 +29,7 @@ bench: setup
 bench-eval: setup
 	$(PYTHON) -m bench.eval_scale
 
-## bench-reports: the Reports' figures over 1,000,000 messages in 100,000 conversations on PostgreSQL (appends to bench/results.md)
+## bench-reports: the Reports' figures over 1,000,000 messages in 100,000 conversations on PostgreSQL (its section of bench/results.md)
 bench-reports: setup
 	$(PYTHON) -m bench.reports
 

@@ -1,6 +1,6 @@
 """`make bench`: our service against bare `rasa run`, on the same model and machine.
 
-Prints a Markdown table and writes it to bench/results.md. Everything runs on loopback:
+Prints a Markdown table and writes it to its own section of bench/results.md. Everything runs on loopback:
 the machine's PostgreSQL and Redis, fake platform APIs in this process. Figures, never
 pass/fail: the targets are printed beside them.
 
@@ -30,6 +30,7 @@ from bench.claim import measure_inbox
 from bench.load import LoadResult, closed_loop
 from bot.messages import utcnow
 from bot.settings import PROJECT_DIR
+from bench.results_file import write_section
 from channels.twitter import signature
 from tests.support.fake_platform import FakePlatform, Recorded
 from tests.support.model import cached_model
@@ -292,7 +293,8 @@ async def main() -> None:
 
     await section("claim", claims, results)
     table = render(results, model, time.monotonic() - started)
-    (PROJECT_DIR / "bench" / "results.md").write_text(table)
+    # Its own section only: the file also holds other benchmarks' (reports, fuzzing...).
+    write_section(PROJECT_DIR / "bench" / "results.md", "run", table, legacy_heading="# Benchmarks")
     print(table)
 
 

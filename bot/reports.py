@@ -253,7 +253,7 @@ async def build_report(db: Database, config: ReportSettings, span: Period, chann
 
 def figures(span: Period, channel: str | None, now: datetime, config: ReportSettings,
             buckets: list[tuple[int, int]], handovers: list[store.HandoverRow], counts: store.MessageCounts,
-            texts: list[tuple[str, int]], asked: set[int], ratings: list[store.Rating],
+            texts: list[tuple[str, int]], asked: int, ratings: list[store.Ratings],
             replied: dict[str, int], channels: list[str]) -> Report:
     """The figures from the rows of bot/storage/reports.py. Pure: tests and the docs' worked
     example can follow it line by line."""
@@ -298,17 +298,22 @@ def figures(span: Period, channel: str | None, now: datetime, config: ReportSett
             agent_resolution[ended_by or "?"].append(open_seconds)
 
     reasons = Counter(row.reason or "unknown" for row in handovers)
-    scores = [r.score for r in ratings]
-    agent_scores: dict[str, list[int]] = defaultdict(list)
-    for rating in ratings:
-        agent_scores[rating.agent or "?"].append(rating.score)
+    distribution = {score: 0 for score in range(1, 6)}
+    agent_scores: dict[str, list[int]] = {}  # [sum of scores, ratings]
+    for rated in ratings:
+        distribution[rated.score] = distribution.get(rated.score, 0) + rated.count
+        totals = agent_scores.setdefault(rated.agent or "?", [0, 0])
+        totals[0] += rated.score * rated.count
+        totals[1] += rated.count
+    rated_count = sum(r.count for r in ratings)
+    scores_sum = sum(r.score * r.count for r in ratings)
     names = sorted(set(replied) | set(agent_first) | set(agent_resolution) | set(agent_scores))
     agents = tuple(AgentFigures(
         name=name, handled=replied.get(name, 0),
         first_responses=len(agent_first[name]), first_response_p50=percentile(agent_first[name], 50),
         resolutions=len(agent_resolution[name]), resolution_p50=percentile(agent_resolution[name], 50),
-        ratings=len(agent_scores[name]),
-        csat=sum(agent_scores[name]) / len(agent_scores[name]) if agent_scores[name] else None,
+        ratings=agent_scores.get(name, [0, 0])[1],
+        csat=agent_scores[name][0] / agent_scores[name][1] if name in agent_scores else None,
     ) for name in names)
 
     return Report(
@@ -327,9 +332,8 @@ def figures(span: Period, channel: str | None, now: datetime, config: ReportSett
             ended_without_reply=ended_unanswered),
         resolution_business=Durations.of(resolution_business), resolution_wall=Durations.of(resolution_wall),
         satisfaction=Satisfaction(
-            asked=len(asked), answered=sum(1 for r in ratings if r.conversation_id in asked), ratings=len(scores),
-            mean=sum(scores) / len(scores) if scores else None,
-            distribution={score: scores.count(score) for score in range(1, 6)}),
+            asked=asked, answered=sum(r.answered for r in ratings), ratings=rated_count,
+            mean=scores_sum / rated_count if rated_count else None, distribution=distribution),
         agents=agents,
         by_day=tuple(Day(day, per_day[day], handed_per_day[day]) for day in days),
         by_hour=tuple(tuple(row) for row in grid),

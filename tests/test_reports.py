@@ -14,8 +14,13 @@ import pytest
 from sqlalchemy import select
 
 from bot.business_hours import parse
+from bot.messages import OutgoingMessage
 from bot.reports import Period, PeriodError, ReportSettings, build_report, percentile, period
-from bot.storage.models import Conversation, ConversationEvent, Customer, Message, Satisfaction
+from bot.storage import history as written
+from bot.storage.migrate import upgrade
+from bot.storage.models import Conversation, ConversationEvent, Customer, Message, ReportHandover, Satisfaction
+from bot.settings import Settings
+from bot.storage.database import Database
 
 UTC = timezone.utc
 CONFIG = ReportSettings(parse("Mon-Fri 09:00-18:00", "Europe/London"), 15 * 60, 0.6)
@@ -28,10 +33,13 @@ def at(day: int, hour: int, minute: int, second: int = 0) -> datetime:
 
 
 class History:
-    """Writes conversations, messages and events at chosen moments."""
+    """Writes conversations, messages and events at chosen moments: agents' replies and
+    events through the service's own writing (bot/storage/history.py), which keeps the
+    reports' hand-over facts; `raw`, as rows only, like a history written before it did."""
 
-    def __init__(self, session) -> None:
+    def __init__(self, session, raw: bool = False) -> None:
         self.session = session
+        self.raw = raw
         self.customers = 0
 
     async def conversation(self, channel: str, started: datetime) -> int:
@@ -56,11 +64,20 @@ class History:
                                  data={}, created_at=when))
 
     async def agent(self, conversation: int, when: datetime, name: str) -> None:
+        if not self.raw:
+            talk = await self.session.get(Conversation, conversation)
+            await written.record_outgoing(self.session, talk, None, OutgoingMessage(
+                channel=talk.channel, recipient_id="c", text="Hello", author="agent", agent_name=name), when)
+            return
         self.session.add(Message(conversation_id=conversation, direction="out", author="agent", text="Hello",
                                  data={}, agent_name=name, created_at=when))
         await self.session.flush()
 
     async def event(self, conversation: int, when: datetime, kind: str, **data) -> None:
+        if not self.raw:
+            await written.add_event(self.session, conversation, kind, data, when)
+            await self.session.flush()
+            return
         self.session.add(ConversationEvent(conversation_id=conversation, kind=kind, data=data, created_at=when))
         await self.session.flush()
 
@@ -69,9 +86,9 @@ class History:
         await self.customer(conversation, when, str(score))
 
 
-async def build_week(db) -> None:
+async def build_week(db, raw: bool = False) -> None:
     async with db.session() as session:
-        h = History(session)
+        h = History(session, raw)
         # Before the period: not counted.
         early = await h.conversation("webchat", at(1, 23, 59))
         await h.customer(early, at(1, 23, 59), "asdf", "nlu_fallback", 0.4)
@@ -138,7 +155,10 @@ async def build_week(db) -> None:
 
 async def test_the_figures_of_a_week(db):
     await build_week(db)
-    report = await build_report(db, CONFIG, WEEK, None, NOW)
+    assert_week(await build_report(db, CONFIG, WEEK, None, NOW))
+
+
+def assert_week(report) -> None:
 
     assert report.conversations == 7
     assert (report.handed_over.count, report.contained.count) == (5, 2)
@@ -247,8 +267,8 @@ def test_percentiles_are_nearest_rank():
 
 
 async def test_a_later_report_sees_what_happened_since(db):
-    """Hand-over facts are kept between reports; an open one is worked out again, so
-    C6's reply, written after the first report, counts in the second."""
+    """Hand-over facts follow the history as it is written: C6's reply, written after the
+    first report, counts in the second."""
     await build_week(db)
     before = await build_report(db, CONFIG, WEEK, None, NOW)
     assert before.first_response.waiting_past_target == 1
@@ -265,3 +285,39 @@ async def test_a_later_report_sees_what_happened_since(db):
     bob = next(a for a in after.agents if a.name == "bob")
     assert (bob.first_responses, bob.first_response_p50) == (2, 1200)  # 1200 and 1500: nearest rank
     assert after.resolution_business.count == 5
+
+
+async def _facts(db) -> list[tuple]:
+    async with db.session() as session:
+        rows = await session.execute(select(ReportHandover.handoff_id, ReportHandover.first_reply_by,
+                                            ReportHandover.ended_kind).order_by(ReportHandover.handoff_id))
+        return [tuple(row) for row in rows.all()]
+
+
+async def test_the_facts_are_written_with_the_history_and_a_report_writes_nothing(db):
+    """The hand-over facts are in `report_handovers` as soon as the history is written
+    (no report has run); a report reads them and changes nothing."""
+    await build_week(db)
+    facts = await _facts(db)
+    # C3, C4, C5 twice, C6, C7: who answered first, and how the part ended.
+    assert [(by, kind) for _, by, kind in facts] == [
+        ("ann", "resolved"), ("bob", "resolved"), ("ann", "handback"), ("ann", "resolved"),
+        (None, None), (None, "resolved")]
+    await build_report(db, CONFIG, WEEK, None, NOW)
+    assert await _facts(db) == facts
+
+
+async def test_the_upgrade_works_out_the_facts_of_the_history_before_it(database_url):
+    """A history written before the service kept the facts (rows only, at revision 0006):
+    migration 0007 works them out, and the report's figures are the hand-worked ones."""
+    sync_url = Settings.from_mapping({"DATABASE_URL": database_url}).sync_database_url
+    upgrade(sync_url, "0006")
+    db = Database(database_url)
+    try:
+        await build_week(db, raw=True)
+        assert await _facts(db) == []
+        upgrade(sync_url)
+        assert len(await _facts(db)) == 6
+        assert_week(await build_report(db, CONFIG, WEEK, None, NOW))
+    finally:
+        await db.close()

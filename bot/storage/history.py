@@ -10,6 +10,7 @@ from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.messages import IncomingMessage, OutgoingMessage, StatusUpdate
+from bot.storage import handover_facts
 from bot.storage.dialect import insert_ignoring_conflicts
 from bot.storage.models import Conversation, ConversationEvent, Customer, Message
 
@@ -145,6 +146,9 @@ async def record_outgoing(session: AsyncSession, conversation: Conversation, inb
     conversation.last_message_at = now
     conversation.updated_at = now
     await session.flush()
+    if outgoing.author == "agent":
+        # It may be the first reply to a hand-over: the reports' facts follow in this transaction.
+        await handover_facts.refresh(session, conversation.id)
     return message
 
 
@@ -180,6 +184,8 @@ async def add_events(session: AsyncSession, conversation_id: int, events: list[t
         await session.execute(_INSERT_EVENT, [
             {"conversation_id": conversation_id, "kind": kind, "data": data, "created_at": now}
             for kind, data in events])
+        if any(kind in handover_facts.HANDOVER_EVENTS for kind, _ in events):
+            await handover_facts.refresh(session, conversation_id)
 
 
 _MESSAGES, _CONVERSATIONS = Message.__table__, Conversation.__table__
@@ -212,6 +218,9 @@ async def mark_undeliverable(session: AsyncSession, message: Message, error: str
 async def add_event(session: AsyncSession, conversation_id: int, kind: str, data: dict[str, Any],
                     now: datetime) -> None:
     session.add(ConversationEvent(conversation_id=conversation_id, kind=kind, data=data, created_at=now))
+    if kind in handover_facts.HANDOVER_EVENTS:
+        # A hand-over starts or ends: the reports' facts follow in this transaction.
+        await handover_facts.refresh(session, conversation_id)
 
 
 async def replies_to(session: AsyncSession, inbox_id: int) -> list[Message]:

@@ -318,9 +318,9 @@ class ReportHandover(Base):
     """The reports' facts of one hand-over (bot/storage/reports.py), kept so a report reads
     one narrow row per hand-over instead of working them out from the history each time.
 
-    Worked out from the history by the reports themselves: a row is written the first time
-    a report covers its hand-over and rewritten by every report until the person's part
-    has ended (handed back or resolved), after which nothing in it can change."""
+    Worked out from the history where it is written (bot/storage/handover_facts.py, called
+    by bot/storage/history.py in the same transaction as a hand-over, hand-back,
+    resolution or agent reply); migration 0007 filled in the history before it."""
 
     __tablename__ = "report_handovers"
     handoff_id = Column(Integer, ForeignKey("conversation_events.id"), primary_key=True)

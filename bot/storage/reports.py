@@ -1,9 +1,11 @@
 """The reports' queries: facts of the conversations started in a period, read with the
-indexes of migration 0005. The figures are made from them in bot/reports.py.
+indexes of migration 0006. The figures are made from them in bot/reports.py. They only
+read: the hand-overs' facts are kept by the service as it writes the history
+(bot/storage/handover_facts.py).
 
 Each query returns what the figures need and no more: counts where a count will do
-(conversations per quarter hour, customers' messages), one row per hand-over where the
-figures need times (hand-over, first reply, end).
+(conversations per quarter hour, customers' messages, ratings by agent and score), one
+row per hand-over where the figures need times (hand-over, first reply, end).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from sqlalchemy import and_, case, cast, func, literal_column, or_, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
-from sqlalchemy.types import Float, Integer
+from sqlalchemy.types import Integer
 
 from bot.storage.database import Database
 from bot.storage.models import Conversation, ConversationEvent, Customer, Message, ReportHandover, Satisfaction
@@ -66,10 +68,14 @@ class MessageCounts:
 
 
 @dataclass(frozen=True)
-class Rating:
-    conversation_id: int
-    score: int
+class Ratings:
+    """How many ratings of one score an agent had, and how many of them answered the
+    question the agent asked when resolving (the others came unasked)."""
+
     agent: str | None
+    score: int
+    count: int
+    answered: int
 
 
 @asynccontextmanager
@@ -80,6 +86,7 @@ async def reading(db: Database) -> AsyncIterator[AsyncSession]:
     async with db.session() as session:
         if session.bind.dialect.name == "postgresql":
             await session.execute(text("SET LOCAL jit = off"))
+            await session.execute(text("SET LOCAL max_parallel_workers_per_gather = 0"))
         yield session
 
 
@@ -93,7 +100,8 @@ def _in_scope(scope: Scope, conversations=Conversation):
 def _epoch_function(session: AsyncSession):
     """Seconds since 1970 of a datetime column, as a float, made by the database."""
     if session.bind.dialect.name == "postgresql":
-        return lambda column: cast(func.extract("epoch", column), Float)
+        # date_part, not extract: a double, where extract makes a numeric, several times slower.
+        return lambda column: func.date_part(literal_column("'epoch'"), column)
     # SQLite keeps UTC datetimes as text; julianday reads them to about a millisecond.
     return lambda column: func.round((func.julianday(column) - 2440587.5) * 86400.0, 3)
 
@@ -103,7 +111,7 @@ def _epoch_bucket(session: AsyncSession, column):
     # expression and the selected one as the same.
     width = literal_column(str(BUCKET_SECONDS))
     if session.bind.dialect.name == "postgresql":
-        return cast(func.floor(func.extract("epoch", column) / width), Integer)
+        return cast(func.floor(func.date_part(literal_column("'epoch'"), column) / width), Integer)
     # SQLite keeps UTC datetimes as text; strftime('%s') reads them as seconds since 1970.
     return cast(func.strftime("%s", column), Integer) / width
 
@@ -117,10 +125,8 @@ async def conversations_per_bucket(session: AsyncSession, scope: Scope) -> list[
 
 
 async def handovers(session: AsyncSession, scope: Scope) -> list[HandoverRow]:
-    """Every hand-over of a conversation in scope, from `report_handovers`, brought up to
-    date first: the hand-overs it lacks, and those whose person's part has not ended yet
-    (their reply or end may have come since), are worked out from the history again."""
-    await _bring_up_to_date(session, scope)
+    """Every hand-over of a conversation in scope, from `report_handovers` (kept up to date
+    where the history is written: bot/storage/handover_facts.py). Read only."""
     # The table's own columns, not the mapped class's: tens of thousands of rows through
     # the ORM's loading cost over a second, through Core a fraction of that.
     facts = ReportHandover.__table__.c
@@ -133,82 +139,6 @@ async def handovers(session: AsyncSession, scope: Scope) -> list[HandoverRow]:
     if scope.channel:
         query = query.where(facts.channel == scope.channel)
     return [HandoverRow._make(row) for row in (await session.execute(query)).all()]
-
-
-async def _bring_up_to_date(session: AsyncSession, scope: Scope) -> None:
-    facts = ReportHandover
-    stale = (select(ConversationEvent.conversation_id)
-             .join(Conversation, Conversation.id == ConversationEvent.conversation_id)
-             .outerjoin(facts, facts.handoff_id == ConversationEvent.id)
-             .where(ConversationEvent.kind == "handoff", ConversationEvent.created_at >= scope.start,
-                    _in_scope(scope), or_(facts.handoff_id.is_(None), facts.ended_at.is_(None))))
-    rows = await _worked_out(session, scope, stale)
-    if not rows:
-        return
-    dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite
-    for first in range(0, len(rows), 2000):
-        insert = dialect.insert(facts.__table__).values(rows[first:first + 2000])
-        await session.execute(insert.on_conflict_do_update(
-            index_elements=[facts.handoff_id],
-            set_={name: insert.excluded[name] for name in ("first_reply_at", "first_reply_by", "ended_at",
-                                                           "ended_kind", "ended_by", "intent", "reason")}))
-
-
-async def _worked_out(session: AsyncSession, scope: Scope, conversations) -> list[dict]:
-    """The facts of the hand-overs of `conversations` (a subquery of ids) in scope.
-
-    A person's part runs from a `handoff` event to the next `handback` or `resolved` event
-    of the conversation (the next of these events: a conversation is handed over only by
-    the bot, so never twice in a row); its first reply is the first agent message at or
-    after the hand-over and not after that end; its intent is the model's reading of the
-    customer's last message at or before the hand-over.
-
-    One statement of joins and window functions, so the work grows with the rows read
-    (one pass over each) rather than with index look-ups per hand-over."""
-    event, agent, customer = ConversationEvent, aliased(Message), aliased(Message)
-    by_conversation = {"partition_by": event.conversation_id, "order_by": event.id}
-    events = (select(event.id, event.conversation_id, event.kind, event.created_at,
-                     Conversation.created_at.label("started"), Conversation.channel,
-                     event.data["reason"].as_string().label("reason"),
-                     func.lead(event.kind).over(**by_conversation).label("next_kind"),
-                     func.lead(event.created_at, type_=event.created_at.type).over(**by_conversation).label("next_at"),
-                     func.lead(event.data["by"].as_string()).over(**by_conversation).label("next_by"))
-              .join(Conversation, Conversation.id == event.conversation_id)
-              .where(event.kind.in_(("handoff", "handback", "resolved")), event.created_at >= scope.start,
-                     _in_scope(scope), event.conversation_id.in_(conversations))
-              .cte("handover_events"))
-    parts = select(events).where(events.c.kind == "handoff").cte("handover_parts")
-    replies = (select(parts.c.id, agent.created_at, agent.agent_name,
-                      func.row_number().over(partition_by=parts.c.id, order_by=agent.created_at).label("n"))
-               .join(agent, and_(agent.conversation_id == parts.c.conversation_id, agent.author == "agent",
-                                 agent.created_at >= parts.c.created_at,
-                                 or_(parts.c.next_at.is_(None), agent.created_at <= parts.c.next_at)))
-               .cte("handover_replies"))
-    triggers = (select(parts.c.id, customer.intent,
-                       func.row_number().over(partition_by=parts.c.id,
-                                              order_by=customer.created_at.desc()).label("n"))
-                .join(customer, and_(customer.conversation_id == parts.c.conversation_id,
-                                     customer.author == "customer", customer.created_at <= parts.c.created_at))
-                .cte("handover_triggers"))
-    first_reply = select(replies).where(replies.c.n == 1).subquery()
-    trigger = select(triggers).where(triggers.c.n == 1).subquery()
-    rows = await session.execute(
-        select(parts.c.id, parts.c.conversation_id, parts.c.channel, parts.c.started, parts.c.created_at,
-               parts.c.reason, trigger.c.intent, first_reply.c.created_at.label("reply_at"),
-               first_reply.c.agent_name, parts.c.next_at, parts.c.next_kind, parts.c.next_by)
-        .outerjoin(first_reply, first_reply.c.id == parts.c.id)
-        .outerjoin(trigger, trigger.c.id == parts.c.id)
-        .order_by(parts.c.id))
-    worked_out = []
-    for row in rows.all():
-        ended = row.next_kind in ("handback", "resolved")
-        worked_out.append({
-            "handoff_id": row.id, "conversation_id": row.conversation_id, "channel": row.channel,
-            "conversation_started": row.started, "handed_over_at": row.created_at, "reason": row.reason,
-            "intent": row.intent, "first_reply_at": row.reply_at, "first_reply_by": row.agent_name,
-            "ended_at": row.next_at if ended else None, "ended_kind": row.next_kind if ended else None,
-            "ended_by": row.next_by if ended else None})
-    return worked_out
 
 
 async def message_counts(session: AsyncSession, scope: Scope, low_confidence: float) -> MessageCounts:
@@ -249,30 +179,40 @@ async def low_confidence_texts(session: AsyncSession, scope: Scope, low_confiden
     return [(text, int(count)) for text, count in (await session.execute(query)).all()]
 
 
-async def conversations_asked_to_rate(session: AsyncSession, scope: Scope) -> set[int]:
+async def conversations_asked_to_rate(session: AsyncSession, scope: Scope) -> int:
     rows = await session.execute(
-        select(ConversationEvent.conversation_id.distinct())
+        select(func.count(ConversationEvent.conversation_id.distinct()))
         .join(Conversation, Conversation.id == ConversationEvent.conversation_id)
-        .where(ConversationEvent.kind == "satisfaction_asked", ConversationEvent.created_at >= scope.start,
-               _in_scope(scope)))
-    return set(rows.scalars())
+        .where(_asked(scope), _in_scope(scope)))
+    return int(rows.scalar_one())
 
 
-async def ratings(session: AsyncSession, scope: Scope) -> list[Rating]:
+def _asked(scope: Scope):
+    # Asked after the conversation started: the bound lets the index on (kind, created_at) serve.
+    return and_(ConversationEvent.kind == "satisfaction_asked", ConversationEvent.created_at >= scope.start)
+
+
+async def ratings(session: AsyncSession, scope: Scope) -> list[Ratings]:
+    """The ratings of the conversations in scope counted by agent and score, in SQL: a
+    report needs their counts, not thousands of rows."""
+    asked = (select(ConversationEvent.id)
+             .where(ConversationEvent.conversation_id == Satisfaction.conversation_id, _asked(scope)).exists())
     rows = await session.execute(
-        select(Satisfaction.conversation_id, Satisfaction.score, Satisfaction.agent_name)
+        select(Satisfaction.agent_name, Satisfaction.score, func.count(), func.coalesce(func.sum(_flag(asked)), 0))
         .join(Conversation, Conversation.id == Satisfaction.conversation_id).where(_in_scope(scope))
-        .order_by(Satisfaction.conversation_id))
-    return [Rating(int(c), int(s), a) for c, s, a in rows.all()]
+        .group_by(Satisfaction.agent_name, Satisfaction.score)
+        .order_by(Satisfaction.agent_name, Satisfaction.score))
+    return [Ratings(agent, int(score), int(count), int(answered)) for agent, score, count, answered in rows.all()]
 
 
 async def conversations_replied_per_agent(session: AsyncSession, scope: Scope) -> dict[str, int]:
     """How many conversations in scope each agent wrote at least one reply in."""
-    rows = await session.execute(
-        select(Message.agent_name, func.count(Message.conversation_id.distinct()))
-        .join(Conversation, Conversation.id == Message.conversation_id)
-        .where(Message.author == "agent", Message.created_at >= scope.start, _in_scope(scope))
-        .group_by(Message.agent_name))
+    # The pairs first, then counted: count(DISTINCT) sorts every reply, a hashed DISTINCT does not.
+    pairs = (select(Message.agent_name, Message.conversation_id)
+             .join(Conversation, Conversation.id == Message.conversation_id)
+             .where(Message.author == "agent", Message.created_at >= scope.start, _in_scope(scope))
+             .distinct().subquery())
+    rows = await session.execute(select(pairs.c.agent_name, func.count()).group_by(pairs.c.agent_name))
     return {name or "?": int(count) for name, count in rows.all()}
 
 
