@@ -27,6 +27,7 @@ from bot.messages import IncomingMessage, OutgoingMessage
 from bot.settings import Settings
 from bot.storage.database import Database
 from channels.base import Delivery, HandshakeResponse, SendResult, WebhookRejected, WebhookRequest
+from channels.untrusted_json import without_lone_surrogates
 
 logger = logging.getLogger(__name__)
 
@@ -68,6 +69,8 @@ def user_message(session_id: str, data: Any, max_text_chars: int) -> IncomingMes
     """A "user_uttered" frame as the customer's message (a "/intent" text is a button's payload)."""
     if not isinstance(data, dict):
         raise WebhookRejected(400, "user_uttered takes an object: {\"message\", \"session_id\"}")
+    # python-socketio decoded the packet: an escaped unpaired surrogate is still in it.
+    data = without_lone_surrogates(data)
     text = data.get("message")
     if not isinstance(text, str) or not text.strip():
         raise WebhookRejected(400, "'message' must be a non-empty string")

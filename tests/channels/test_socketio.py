@@ -361,3 +361,11 @@ async def test_bad_frames_do_not_stop_the_service(widgets):
     assert (await widget.next(10))[0] == "error"
     await widget.say(session, "when are you open?")
     assert text_of(await widget.replies()) in responses()["utter_opening_hours"]
+
+
+def test_an_unpaired_surrogate_is_replaced_and_the_message_kept():
+    # python-socketio decodes '"\\ud800"' into a string no database or log can write (found by `make fuzz`).
+    packet = json.loads('{"message": "hi \\ud800 there", "customData": {"k\\udc00": "\\udfff"}}')
+    message = user_message("s1", packet, max_text_chars=4096)
+    assert message.text == "hi \ufffd there"
+    json.dumps(message.metadata, ensure_ascii=False).encode("utf-8")
