@@ -3,7 +3,7 @@ PYTHON := .venv/bin/python
 export RASA_TELEMETRY_ENABLED := false
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: run test bench bench-eval setup train lock clean
+.PHONY: run test bench bench-eval fuzz setup train lock clean
 
 ## run: set up, train the demo model if models/ has none, start on SQLite
 run: setup
@@ -28,6 +28,10 @@ bench: setup
 ## bench-eval: NLU pipelines measured with `bot eval` on 15,000 generated examples of 150 intents (bench/eval_results.md)
 bench-eval: setup
 	$(PYTHON) -m bench.eval_scale
+
+## fuzz: 10,000 generated hostile bodies to each webhook and WebSocket of a running service; fails on any 5xx or crash
+fuzz: setup
+	$(PYTHON) -m bench.fuzz
 
 ## lock: re-resolve requirements.in together with rasa and pin the result
 lock:

@@ -27,6 +27,7 @@ import aiohttp
 
 from bench.claim import measure as measure_claim
 from bench.claim import measure_inbox
+from bench.fuzz import FUZZING_HEADING
 from bench.load import LoadResult, closed_loop
 from bot.messages import utcnow
 from bot.settings import PROJECT_DIR
@@ -291,7 +292,11 @@ async def main() -> None:
 
     await section("claim", claims, results)
     table = render(results, model, time.monotonic() - started)
-    (PROJECT_DIR / "bench" / "results.md").write_text(table)
+    results_file = PROJECT_DIR / "bench" / "results.md"
+    # `make fuzz` keeps its own section at the end of the file: carried over as it is.
+    earlier = results_file.read_text() if results_file.exists() else ""
+    fuzzing = earlier[earlier.index(FUZZING_HEADING):] if FUZZING_HEADING in earlier else ""
+    results_file.write_text(table.rstrip("\n") + "\n\n" + fuzzing if fuzzing else table)
     print(table)
 
 
