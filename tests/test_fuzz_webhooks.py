@@ -80,7 +80,7 @@ def fuzzed_service(model, fake_platform, tmp_path_factory):
     url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('fuzz') / 'assistant.db'}"
     service = ServiceProcess(service_env(url, model, **service_settings(fake_platform.url)))
     try:
-        yield service.start()
+        yield service.start(timeout=840)  # a busy machine may take minutes to load the model
     finally:
         service.stop()
 
