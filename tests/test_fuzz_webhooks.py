@@ -26,7 +26,7 @@ from tests.support.fuzz_driver import fuzz_target
 from tests.support.payloads import well_typed
 from tests.support.process import ServiceProcess
 
-PARSED_EACH = int(os.environ.get("FUZZ_TEST_PARSED", "1500"))
+PARSED_EACH = int(os.environ.get("FUZZ_TEST_PARSED", "1000"))
 SENT_EACH = int(os.environ.get("FUZZ_TEST_SENT", "200"))
 SEED = int(os.environ.get("FUZZ_SEED", "7"))
 
