@@ -158,6 +158,8 @@ class _Server(socketio.AsyncServer):
                 packet = self.packet_class(encoded_packet=data)
             except _UNREADABLE as error:
                 return await self._refuse(eio_sid, f"an unreadable packet ({type(error).__name__})")
+            if packet.packet_type not in range(len(socketio.packet.packet_names)):
+                return await self._refuse(eio_sid, "a packet of no Socket.IO type")
             if packet.packet_type == socketio.packet.EVENT and not (
                     isinstance(packet.data, list) and packet.data and isinstance(packet.data[0], str)):
                 return await self._refuse(eio_sid, "an event packet without an event name")

@@ -373,7 +373,7 @@ def test_an_unpaired_surrogate_is_replaced_and_the_message_kept():
 
 @pytest.mark.parametrize("frame", [
     '42["user_uttered", {"message": "unterminated', "421" + "9" * 5000, '42{"not": "an event"}', "42[]",
-    '42[{"event": "as an object"}]', "42null", "x[\"user_uttered\"]", '-1["session_request"]',
+    '42[{"event": "as an object"}]', "42null", '47["x"]', "49", "x[\"user_uttered\"]", '-1["session_request"]',
 ])
 async def test_a_frame_no_socketio_client_sends_closes_the_connection_without_an_error_logged(transport, frame,
                                                                                             caplog):
