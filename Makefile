@@ -3,7 +3,7 @@ PYTHON := .venv/bin/python
 export RASA_TELEMETRY_ENABLED := false
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: run test bench bench-eval bench-reports setup train lock clean
+.PHONY: run test bench bench-eval bench-reports fuzz setup train lock clean
 
 ## run: set up, train the demo model if models/ has none, start on SQLite
 run: setup
@@ -32,6 +32,10 @@ bench-eval: setup
 ## bench-reports: the Reports' figures over 1,000,000 messages in 100,000 conversations on PostgreSQL (its section of bench/results.md)
 bench-reports: setup
 	$(PYTHON) -m bench.reports
+
+## fuzz: 10,000 generated hostile bodies to each webhook and WebSocket of a running service; fails on any 5xx or crash
+fuzz: setup
+	$(PYTHON) -m bench.fuzz
 
 ## lock: re-resolve requirements.in together with rasa and pin the result
 lock:

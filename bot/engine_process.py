@@ -34,6 +34,10 @@ logger = logging.getLogger(__name__)
 
 # Loading TensorFlow and a model takes seconds to minutes on a small machine.
 START_TIMEOUT_SECONDS = 900.0
+# The longest JSON line either side reads. A platform's webhook may carry a text of
+# megabytes (up to PLATFORM_MAX_BODY_BYTES, escaped again on the way here); asyncio's
+# default of 64 KiB made such a message end the engine process at each of its retries.
+LINE_LIMIT_BYTES = 64 * 1024 * 1024
 
 
 class EngineUnavailable(EngineError, ConnectionError):
@@ -66,7 +70,7 @@ class EngineProcess:
                 str(self._niceness), pass_fds=(child.fileno(),))
         finally:
             child.close()
-        reader, self._writer = await asyncio.open_connection(sock=parent)
+        reader, self._writer = await asyncio.open_connection(sock=parent, limit=LINE_LIMIT_BYTES)
         ready = asyncio.get_running_loop().create_future()
         self._pending[0] = ready
         self._reading = asyncio.create_task(self._read(reader), name="engine-process-replies")
@@ -165,7 +169,7 @@ async def _serve(fd: int, model_path: Path) -> None:
     from bot import settings as settings_module
     from bot.app import build_engine
 
-    reader, writer = await asyncio.open_connection(sock=socket.socket(fileno=fd))
+    reader, writer = await asyncio.open_connection(sock=socket.socket(fileno=fd), limit=LINE_LIMIT_BYTES)
 
     def send(reply: dict[str, Any]) -> None:
         writer.write(json.dumps(reply, default=float).encode() + b"\n")

@@ -15,6 +15,7 @@ from bot.inbox import Inbox, RateLimited, StorageUnavailable
 from bot.storage import history
 from bot.storage.database import Database
 from bot.web.pages import render
+from channels import untrusted_json
 from channels.base import WebhookRejected
 from channels.webchat import WebchatChannel, message_frame
 
@@ -98,10 +99,9 @@ async def history_frame(db: Database, channel: str, sender: str, limit: int = 20
 
 
 def _client_id(raw: str) -> str | None:
-    import json
-
     try:
-        value = json.loads(raw).get("client_id")
-    except (ValueError, AttributeError):
+        frame = untrusted_json.loads(raw)
+    except WebhookRejected:
         return None
+    value = frame.get("client_id") if isinstance(frame, dict) else None
     return value if isinstance(value, str) else None

@@ -14,6 +14,7 @@ from bot.http import HttpClient
 from bot.messages import Attachment, IncomingMessage
 from bot.settings import Settings
 from channels.meta_messaging import Entry, MetaChannel, Parsed, Platform, obj
+from channels.untrusted_json import name
 
 NAME = "facebook"
 
@@ -28,7 +29,7 @@ def _feed(value: dict, entry: Entry) -> list[Parsed]:
     photo = value.get("photo")
     return [IncomingMessage(
         channel=entry.channel, sender_id=sender, text=str(value.get("message") or "").strip(), message_id=comment,
-        sender_name=author.get("name") or None, attachments=(Attachment("image", str(photo)),) if photo else (),
+        sender_name=name(author.get("name")), attachments=(Attachment("image", str(photo)),) if photo else (),
         is_public=True, thread_id=comment,
         metadata={"post_id": str(value["post_id"])} if value.get("post_id") else {},
     )]

@@ -13,6 +13,7 @@ from bot.http import HttpClient
 from bot.messages import IncomingMessage
 from bot.settings import Settings
 from channels.meta_messaging import Entry, MetaChannel, Parsed, Platform, obj
+from channels.untrusted_json import name
 
 NAME = "instagram"
 
@@ -26,7 +27,7 @@ def _comment(value: dict, entry: Entry) -> list[Parsed]:
     metadata = {key: str(found) for key, found in (("username", username), ("media_id", media.get("id"))) if found}
     return [IncomingMessage(
         channel=entry.channel, sender_id=sender, text=str(value.get("text") or "").strip(), message_id=comment,
-        sender_name=username or None, is_public=True, thread_id=comment, metadata=metadata,
+        sender_name=name(username), is_public=True, thread_id=comment, metadata=metadata,
     )]
 
 

@@ -168,9 +168,7 @@ def parse_webhook(data: Mapping[str, Any], platform: Platform, account_id: str) 
         return []
     base = Entry(platform.name, frozenset(filter(None, (account_id,))))
     parsed: list[Parsed] = []
-    for item in data.get("entry") or ():
-        if not isinstance(item, dict):
-            continue
+    for item in _dicts(data.get("entry")):
         # The entry's id is the page or account the events are for: ours.
         entry = replace(base, own_ids=base.own_ids | {str(item.get("id") or "")} - {""})
         for event in _dicts(item.get("messaging")):

@@ -31,6 +31,7 @@ from bot.messages import IncomingMessage, OutgoingMessage
 from bot.settings import Settings
 from bot.storage.database import Database
 from channels.base import Delivery, HandshakeResponse, SendResult, WebhookRejected, WebhookRequest
+from channels.untrusted_json import without_lone_surrogates
 
 logger = logging.getLogger(__name__)
 
@@ -72,6 +73,8 @@ def user_message(session_id: str, data: Any, max_text_chars: int) -> IncomingMes
     """A "user_uttered" frame as the customer's message (a "/intent" text is a button's payload)."""
     if not isinstance(data, dict):
         raise WebhookRejected(400, "user_uttered takes an object: {\"message\", \"session_id\"}")
+    # python-socketio decoded the packet: an escaped unpaired surrogate is still in it.
+    data = without_lone_surrogates(data)
     text = data.get("message")
     if not isinstance(text, str) or not text.strip():
         raise WebhookRejected(400, "'message' must be a non-empty string")
@@ -134,14 +137,16 @@ class SocketioChannel:
             app.router.add_route("*", f"/{SOCKETIO_PATH}/", refused)
             return
         # Handlers run one at a time per socket, so a customer's messages are stored in order.
-        server = socketio.AsyncServer(async_mode="aiohttp", cors_allowed_origins=self.cors_allowed_origins,
-                                      async_handlers=False)
+        server = _Server(async_mode="aiohttp", cors_allowed_origins=self.cors_allowed_origins,
+                         async_handlers=False)
         sessions = _Sessions(self, server, inbox)
         server.on("connect", sessions.connect)
         server.on("disconnect", sessions.disconnect)
         server.on("session_request", sessions.session_request)
         server.on(USER_UTTERED, sessions.user_uttered)
-        server.attach(app, socketio_path=SOCKETIO_PATH)
+        guarded = _guarded(server)
+        for method in ("GET", "POST", "OPTIONS"):  # what python-engineio's attach() routes
+            app.router.add_route(method, f"/{SOCKETIO_PATH}/", guarded)
         app.on_shutdown.append(sessions.close)
 
 
@@ -161,6 +166,61 @@ def token_subject(auth: Any, key: str, method: str) -> str:
     if not isinstance(subject, str) or not SESSION_ID.match(subject):
         raise Refused("the token's 'sub' must be 1-128 letters, digits or -_.:")
     return subject
+# What python-socketio and python-engineio raise on a packet they cannot read.
+_UNREADABLE = (ValueError, TypeError, KeyError, IndexError, RecursionError)
+
+
+class _Server(socketio.AsyncServer):
+    """python-socketio raises on an event packet it cannot read (bad JSON, no event name, a
+    name that is not a string), and Engine.IO logs each as an error with its traceback: any
+    client could fill the log. Such a client speaks no Socket.IO; it is disconnected."""
+
+    async def _handle_eio_message(self, eio_sid: str, data: Any) -> None:
+        if isinstance(data, str) and eio_sid not in self._binary_packet:
+            try:
+                packet = self.packet_class(encoded_packet=data)
+            except _UNREADABLE as error:
+                return await self._refuse(eio_sid, f"an unreadable packet ({type(error).__name__})")
+            if packet.packet_type not in range(len(socketio.packet.packet_names)):
+                return await self._refuse(eio_sid, "a packet of no Socket.IO type")
+            if packet.packet_type == socketio.packet.EVENT and not (
+                    isinstance(packet.data, list) and packet.data and isinstance(packet.data[0], str)):
+                return await self._refuse(eio_sid, "an event packet without an event name")
+        await super()._handle_eio_message(eio_sid, data)
+
+    async def _refuse(self, eio_sid: str, reason: str) -> None:
+        logger.info("socketio: %s; disconnecting the client", reason)
+        await self.eio.disconnect(eio_sid)
+
+
+class _BrokenOff(web.StreamResponse):
+    """Handed to aiohttp for a WebSocket that Engine.IO answered and then broke off: the
+    connection is closed, and nothing more is written on it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.force_close()
+
+    async def prepare(self, request: web.BaseRequest) -> None:
+        return None
+
+    async def write_eof(self, data: bytes = b"") -> None:
+        return None
+
+
+def _guarded(server: socketio.AsyncServer):
+    """Engine.IO's request handler, except that a WebSocket frame which is no Engine.IO packet
+    (its type not a digit) ends that connection quietly instead of raising out of the handler."""
+    async def handle(request: web.Request) -> web.StreamResponse:
+        try:
+            return await server.handle_request(request)
+        except _UNREADABLE as error:
+            if request.headers.get("Upgrade", "").lower() != "websocket":
+                raise
+            logger.info("socketio: a WebSocket frame that is no Engine.IO packet (%s); connection closed",
+                        type(error).__name__)
+            return _BrokenOff()
+    return handle
 
 
 class _Sessions:

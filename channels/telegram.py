@@ -26,6 +26,7 @@ from bot.messages import Attachment, Button, IncomingMessage, OutgoingMessage
 from bot.settings import Settings
 from channels.base import Delivery, HandshakeResponse, SendResult, WebhookRejected, WebhookRequest, send_parts
 from channels.rest import decode_json_object
+from channels.untrusted_json import array, obj
 from channels.text import split_text
 
 logger = logging.getLogger(__name__)
@@ -51,12 +52,11 @@ class _Read:
 
 def _text(message: Mapping[str, Any]) -> _Read:
     text = str(message.get("text") or "")
-    entities = message.get("entities") or ()
-    command = next((e for e in entities if isinstance(e, dict) and e.get("type") == "bot_command"
-                    and e.get("offset") == 0), None)
-    if command is None:
+    command = next((e for e in array(message.get("entities")) if isinstance(e, dict)
+                    and e.get("type") == "bot_command" and e.get("offset") == 0), None)
+    length = command.get("length") if command is not None else None
+    if not isinstance(length, int) or length <= 0:
         return _Read(text)
-    length = int(command.get("length") or 0)
     name, rest = text[:length].split("@")[0].lower(), text[length:].strip()
     if name == "/start":
         # Telegram sends /start when a customer opens the chat: it means hello. A deep link
@@ -74,7 +74,7 @@ def _media(kind: str) -> Callable[[Mapping[str, Any]], _Read]:
 
 
 def _location(message: Mapping[str, Any]) -> _Read:
-    place = message.get("location") or {}
+    place = obj(message.get("location"))
     return _Read(attachments=(Attachment("location"),),
                  metadata={"location": {k: place[k] for k in ("latitude", "longitude") if k in place}})
 
@@ -111,12 +111,14 @@ def _profile(user: Mapping[str, Any]) -> tuple[str | None, dict[str, Any]]:
 def _message(update_id: int, message: Any) -> list[IncomingMessage]:
     if not isinstance(message, dict) or not _private_customer(message.get("chat"), message.get("from"), update_id):
         return []
+    if message["chat"].get("id") is None:
+        return []
     kind = next((k for k in CONTENTS if k in message), None)
     if kind is None:
         logger.info("telegram: ignoring update %s: a message without content we know", update_id)
         return []
     read = CONTENTS[kind](message)
-    name, profile = _profile(message.get("from") or message["chat"])
+    name, profile = _profile(obj(message.get("from")) or message["chat"])
     return [IncomingMessage(
         channel=NAME, sender_id=str(message["chat"]["id"]), text=read.text.strip(), message_id=str(update_id),
         sender_name=name, attachments=read.attachments, metadata={**profile, **read.metadata},
@@ -127,9 +129,9 @@ def _callback_query(update_id: int, query: Any) -> list[IncomingMessage]:
     if not isinstance(query, dict) or not isinstance(query.get("message"), dict) or not query.get("data"):
         return []  # a button under an inline-mode message, or a game: not one of ours
     message, data = query["message"], str(query["data"])
-    if not _private_customer(message.get("chat"), query.get("from"), update_id):
+    if not _private_customer(message.get("chat"), query.get("from"), update_id) or message["chat"].get("id") is None:
         return []
-    name, profile = _profile(query.get("from") or {})
+    name, profile = _profile(obj(query.get("from")))
     return [IncomingMessage(
         channel=NAME, sender_id=str(message["chat"]["id"]), text=_button_title(message, data) or data,
         message_id=str(update_id), sender_name=name, payload=data if data.startswith("/") else None,
@@ -139,9 +141,9 @@ def _callback_query(update_id: int, query: Any) -> list[IncomingMessage]:
 
 def _button_title(message: Mapping[str, Any], data: str) -> str | None:
     """The title of the pressed button, found in the keyboard of the message it sat under."""
-    rows = (message.get("reply_markup") or {}).get("inline_keyboard") or ()
-    return next((b.get("text") for row in rows if isinstance(row, list) for b in row
-                 if isinstance(b, dict) and b.get("callback_data") == data), None)
+    rows = array(obj(message.get("reply_markup")).get("inline_keyboard"))
+    return next((b["text"] for row in rows if isinstance(row, list) for b in row
+                 if isinstance(b, dict) and b.get("callback_data") == data and isinstance(b.get("text"), str)), None)
 
 
 def _ignore(update_id: int, content: Any) -> list[IncomingMessage]:

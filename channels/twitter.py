@@ -30,6 +30,7 @@ from bot.settings import Settings
 from channels.base import Delivery, HandshakeResponse, SendResult, WebhookRejected, WebhookRequest, send_parts
 from channels.rest import decode_json_object
 from channels.text import split_text
+from channels.untrusted_json import array, name, obj
 
 logger = logging.getLogger(__name__)
 
@@ -67,44 +68,44 @@ class _Batch:
 # -- inbound: one small pure function per event kind ---------------------------------------
 
 def _direct_message(event: dict, batch: _Batch) -> list[Parsed]:
-    create = event.get("message_create") or {}
+    create = obj(event.get("message_create"))
     sender = str(create.get("sender_id") or "")
     if event.get("type") != "message_create" or not sender or not event.get("id"):
         return []
     if sender in batch.brand_ids:
         return []  # the echo of our own DM
-    data = create.get("message_data") or {}
+    data = obj(create.get("message_data"))
     text, attachments = str(data.get("text") or ""), ()
-    attachment = data.get("attachment") or {}
+    attachment = obj(data.get("attachment"))
     if attachment.get("type") == "media" and isinstance(attachment.get("media"), dict):
         attachments = (_attachment(attachment["media"]),)
         text = _without_links(text, [attachment["media"]])
-    quick = data.get("quick_reply_response") or {}
+    quick = obj(data.get("quick_reply_response"))
     metadata = quick.get("metadata") if quick.get("type") == "options" else None
-    user = batch.users.get(sender) or {}
+    user = obj(batch.users.get(sender))
     return [IncomingMessage(
         channel=NAME, sender_id=sender, text=text.strip(), message_id=str(event["id"]),
-        sender_name=user.get("name"), attachments=attachments,
+        sender_name=name(user.get("name")), attachments=attachments,
         payload=metadata if isinstance(metadata, str) and metadata.startswith("/") else None,
         metadata=_profile(user),
     )]
 
 
 def _tweet(tweet: dict, batch: _Batch) -> list[Parsed]:
-    user = tweet.get("user") or {}
+    user = obj(tweet.get("user"))
     author, tweet_id = str(user.get("id_str") or ""), str(tweet.get("id_str") or "")
     if not author or not tweet_id or author in batch.brand_ids or "retweeted_status" in tweet:
         return []  # our own tweets, and retweets, are not questions
-    full = tweet.get("extended_tweet") or tweet
-    entities = full.get("entities") or {}
-    mentioned = {str(m.get("id_str")) for m in entities.get("user_mentions") or ()}
+    full = obj(tweet.get("extended_tweet")) or tweet
+    entities = obj(full.get("entities"))
+    mentioned = {str(m.get("id_str")) for m in array(entities.get("user_mentions")) if isinstance(m, dict)}
     if not (batch.brand_ids & (mentioned | {str(tweet.get("in_reply_to_user_id_str"))})):
         return []  # a tweet that does not address the brand
-    media = (full.get("extended_entities") or entities).get("media") or ()
+    media = [m for m in array((obj(full.get("extended_entities")) or entities).get("media")) if isinstance(m, dict)]
     text = _without_links(str(full.get("full_text") or tweet.get("text") or ""), media)
     return [IncomingMessage(
         channel=NAME, sender_id=author, text=LEADING_MENTIONS.sub("", text).strip(),
-        message_id=f"tweet-{tweet_id}", sender_name=user.get("name"),
+        message_id=f"tweet-{tweet_id}", sender_name=name(user.get("name")),
         attachments=tuple(_attachment(m) for m in media[:1]), is_public=True, thread_id=tweet_id,
         metadata=_profile(user),
     )]
@@ -134,13 +135,14 @@ EVENTS: dict[str, Callable[[Any, _Batch], list[Parsed]]] = {
 
 
 def _attachment(media: Mapping[str, Any]) -> Attachment:
-    return Attachment(MEDIA_KINDS.get(str(media.get("type")), "file"), media.get("media_url_https") or None)
+    url = media.get("media_url_https")
+    return Attachment(MEDIA_KINDS.get(str(media.get("type")), "file"), url if isinstance(url, str) and url else None)
 
 
 def _without_links(text: str, media: Any) -> str:
     """The text without the t.co links X appends for attached media."""
     for item in media:
-        if isinstance(item, dict) and item.get("url"):
+        if isinstance(item, dict) and isinstance(item.get("url"), str) and item["url"]:
             text = text.replace(item["url"], "")
     return text
 

@@ -6,11 +6,11 @@ process holds the customer's socket (bot/webchat.py forwards them).
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from bot.bus import Bus, customer_topic
 from bot.messages import IncomingMessage, utcnow
+from channels import untrusted_json
 from channels.base import (Delivery, HandshakeResponse, SendResult, WebhookRejected, WebhookRequest,
                            scoped_message_id)
 
@@ -30,10 +30,7 @@ class WebchatChannel:
         raise WebhookRejected(405, "the web chat speaks over its WebSocket")
 
     def parse_frame(self, sender_id: str, raw: str, client_address: str | None = None) -> IncomingMessage:
-        try:
-            frame = json.loads(raw)
-        except json.JSONDecodeError as error:
-            raise WebhookRejected(400, f"malformed JSON: {error.msg}") from error
+        frame = untrusted_json.loads(raw)
         if not isinstance(frame, dict):
             raise WebhookRejected(400, "a frame must be a JSON object")
         kind, client_id = frame.get("type"), frame.get("client_id")

@@ -24,6 +24,7 @@ from bot.settings import Settings
 from channels import meta
 from channels.base import Delivery, HandshakeResponse, SendResult, WebhookRequest, send_parts
 from channels.rest import decode_json_object
+from channels.untrusted_json import array, name, obj
 from channels.text import split_text
 
 logger = logging.getLogger(__name__)
@@ -62,11 +63,11 @@ class _Read:
 
 
 def _text(message: Mapping[str, Any]) -> _Read:
-    return _Read(str((message.get("text") or {}).get("body") or ""))
+    return _Read(str(obj(message.get("text")).get("body") or ""))
 
 
 def _interactive(message: Mapping[str, Any]) -> _Read | None:
-    interactive = message.get("interactive") or {}
+    interactive = obj(message.get("interactive"))
     reply = interactive.get(str(interactive.get("type")))
     if interactive.get("type") not in ("button_reply", "list_reply") or not isinstance(reply, dict):
         return None  # e.g. an nfm_reply from a WhatsApp Flow: nothing the bot offered
@@ -74,19 +75,19 @@ def _interactive(message: Mapping[str, Any]) -> _Read | None:
 
 
 def _template_button(message: Mapping[str, Any]) -> _Read:
-    button = message.get("button") or {}
+    button = obj(message.get("button"))
     return _Read(str(button.get("text") or ""), _payload(button.get("payload")))
 
 
 def _media(message: Mapping[str, Any]) -> _Read:
     kind = str(message.get("type"))
-    media = message.get(kind) or {}
+    media = obj(message.get(kind))
     # The media is only an id to download with the token: no public URL to keep.
     return _Read(str(media.get("caption") or ""), attachments=(Attachment(MEDIA_KINDS[kind]),))
 
 
 def _location(message: Mapping[str, Any]) -> _Read:
-    place = message.get("location") or {}
+    place = obj(message.get("location"))
     kept = {k: place[k] for k in ("latitude", "longitude", "name", "address") if k in place}
     return _Read(attachments=(Attachment("location"),), metadata={"location": kept})
 
@@ -143,11 +144,11 @@ def _message(message: Mapping[str, Any], names: Mapping[str, str]) -> list[Parse
 
 def _status(status: Mapping[str, Any]) -> list[Parsed]:
     state, sent_id = status.get("status"), status.get("id")
-    if state not in STATUSES or not sent_id:
+    if not isinstance(state, str) or state not in STATUSES or not sent_id:
         return []
     error = None
     if state == "failed":
-        error = "; ".join(_status_error(e) for e in status.get("errors") or () if isinstance(e, dict)) or "failed"
+        error = "; ".join(_status_error(e) for e in array(status.get("errors")) if isinstance(e, dict)) or "failed"
     return [StatusUpdate(channel=NAME, platform_message_id=str(sent_id), status=str(state), error=error)]
 
 
@@ -160,17 +161,17 @@ def _status_error(error: Mapping[str, Any]) -> str:
 
 
 def _change(value: Mapping[str, Any], phone_number_id: str) -> list[Parsed]:
-    ours = str((value.get("metadata") or {}).get("phone_number_id") or "")
+    ours = str(obj(value.get("metadata")).get("phone_number_id") or "")
     if ours != phone_number_id:
         logger.info("whatsapp: ignoring a change for phone number id %r (ours is %r)", ours, phone_number_id)
         return []
-    names = {str(c.get("wa_id")): c["profile"]["name"] for c in value.get("contacts") or ()
-             if isinstance(c, dict) and isinstance(c.get("profile"), dict) and c["profile"].get("name")}
+    names = {str(c.get("wa_id")): found for c in array(value.get("contacts"))
+             if isinstance(c, dict) and (found := name(obj(c.get("profile")).get("name")))}
     parsed: list[Parsed] = []
-    for message in value.get("messages") or ():
+    for message in array(value.get("messages")):
         if isinstance(message, dict):
             parsed.extend(_message(message, names))
-    for status in value.get("statuses") or ():
+    for status in array(value.get("statuses")):
         if isinstance(status, dict):
             parsed.extend(_status(status))
     return parsed
@@ -182,8 +183,8 @@ def parse_changes(data: Mapping[str, Any], phone_number_id: str) -> list[Parsed]
         logger.info("whatsapp: ignoring a webhook for object %r", data.get("object"))
         return []
     parsed: list[Parsed] = []
-    for entry in data.get("entry") or ():
-        for change in (entry.get("changes") or ()) if isinstance(entry, dict) else ():
+    for entry in array(data.get("entry")):
+        for change in array(obj(entry).get("changes")):
             if not isinstance(change, dict):
                 continue
             if change.get("field") != "messages" or not isinstance(change.get("value"), dict):

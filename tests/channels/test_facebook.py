@@ -34,6 +34,7 @@ from channels.meta import signature
 from channels.meta_messaging import MetaChannel, Platform
 from tests.support.client import add_account, cli_json, responses
 from tests.support.fake_platform import FakePlatform, Recorded, Scripted
+from tests.support.payloads import well_typed, with_value
 
 PLATFORM_MAX_BODY = Settings().platform_max_body_bytes
 
@@ -773,3 +774,15 @@ async def test_a_long_reply_whose_second_part_fails_once_reaches_the_customer_on
     assert len(calls) == 3 and calls[1] == calls[2]  # the second part, refused once, then delivered
     delivered = [calls[0], calls[2]]
     assert all(len(part) <= 2000 for part in delivered) and " ".join(delivered) == text
+
+
+# -- fields of the wrong type (found by `make fuzz`): read as absent, never a 500 ---------------
+
+@pytest.mark.parametrize("name, path, value", [
+    ("message_text", ("entry",), 9007199254740993),
+    ("message_text", ("entry",), True),
+    ("feed_comment_add", ("entry", 0, "changes", 0, "value", "from", "name"), {"first": "Jonas"}),
+])
+def test_a_field_of_the_wrong_type_is_read_as_absent(name, path, value):
+    body = with_value("facebook", name, path, value)
+    assert well_typed(channel_for(facebook.PLATFORM).parse(post_request(body, signed(body))))

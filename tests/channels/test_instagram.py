@@ -19,6 +19,7 @@ from bot.settings import Settings
 from channels import instagram
 from channels.base import WebhookRejected, WebhookRequest
 from channels.meta import signature
+from tests.support.payloads import well_typed, with_value
 from tests.channels.test_facebook import (  # noqa: F401  (graph_api and http are fixtures)
     FIXTURES, PAGE_TOKEN, SETTINGS, VERIFY_TOKEN, channel_for, check_fixture, deliver, delivery,
     fixture_names, graph_api, http, new_id, opening_hours_in, post_request, sent_to, signed, to, wait_for_sends,
@@ -192,3 +193,14 @@ async def test_the_accounts_own_comment_and_echo_are_never_answered(service, gra
         assert answer["http_status"] == 200 and answer["accepted"] == 0
     await asyncio.sleep(1)
     assert len(graph_api.received()) == before
+
+
+# -- fields of the wrong type (found by `make fuzz`): read as absent, never a 500 ---------------
+
+@pytest.mark.parametrize("name, path, value", [
+    ("comment", ("entry",), -1),
+    ("comment", ("entry", 0, "changes", 0, "value", "from", "username"), ["tomas"]),
+])
+def test_a_field_of_the_wrong_type_is_read_as_absent(name, path, value):
+    body = with_value("instagram", name, path, value)
+    assert well_typed(channel_for(instagram.PLATFORM).parse(post_request(body, signed(body))))

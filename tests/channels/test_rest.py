@@ -65,3 +65,23 @@ def test_bad_input_is_rejected_with_a_reason(body, reason):
         parse(body)
     assert rejected.value.status == 400
     assert reason in rejected.value.reason
+
+
+# -- JSON that Python's decoder reads badly (found by `make fuzz`): a 400, never a 500 ----------
+
+@pytest.mark.parametrize("body, reason", [
+    (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
+    (b'{"sender": "a", "message": "hi", "message_id": ' + b"7" * 5000 + b"}", "number in the JSON is too long"),
+    (b'{"sender": "a", "message": "hi", "metadata": {"x": NaN}}', "NaN is not JSON"),
+    (b'{"sender": "a", "message": "hi", "metadata": {"x": 1e999}}', "out of range"),
+])
+def test_json_python_reads_badly_is_rejected_with_a_reason(body, reason):
+    with pytest.raises(WebhookRejected) as rejected:
+        parse(body)
+    assert rejected.value.status == 400 and reason in rejected.value.reason
+
+
+def test_an_unpaired_surrogate_is_replaced_and_the_message_kept():
+    (message,) = parse(b'{"sender": "a\\udc00", "message": "hi \\ud800 there \\ud83d\\ude00"}')
+    assert (message.sender_id, message.text) == ("a\ufffd", "hi \ufffd there \U0001F600")
+    message.text.encode("utf-8")  # what the database and the logs need

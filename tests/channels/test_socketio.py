@@ -439,3 +439,40 @@ async def test_bad_frames_do_not_stop_the_service(widgets):
     assert (await widget.next(10))[0] == "error"
     await widget.say(session, "when are you open?")
     assert text_of(await widget.replies()) in responses()["utter_opening_hours"]
+
+
+def test_an_unpaired_surrogate_is_replaced_and_the_message_kept():
+    # python-socketio decodes '"\\ud800"' into a string no database or log can write (found by `make fuzz`).
+    packet = json.loads('{"message": "hi \\ud800 there", "customData": {"k\\udc00": "\\udfff"}}')
+    message = user_message("s1", packet, max_text_chars=4096)
+    assert message.text == "hi \ufffd there"
+    json.dumps(message.metadata, ensure_ascii=False).encode("utf-8")
+
+
+@pytest.mark.parametrize("frame", [
+    '42["user_uttered", {"message": "unterminated', "421" + "9" * 5000, '42{"not": "an event"}', "42[]",
+    '42[{"event": "as an object"}]', "42null", '47["x"]', "49", "x[\"user_uttered\"]", '-1["session_request"]',
+])
+async def test_a_frame_no_socketio_client_sends_closes_the_connection_without_an_error_logged(transport, frame,
+                                                                                            caplog):
+    """python-socketio and python-engineio raised on these, and each was logged as an error
+    with its traceback, so any client could fill the log (found by `make fuzz`)."""
+    channel, widget, db = transport
+    async with aiohttp.ClientSession() as http:
+        async with http.ws_connect(f"{widget.url}?EIO=4&transport=websocket") as ws:
+            assert (await ws.receive_str(timeout=10)).startswith("0")
+            await ws.send_str("40")
+            assert (await ws.receive_str(timeout=10)).startswith("40")
+            await ws.send_str(frame)
+            # Told to go (Engine.IO's close, "1"), or the connection closed at once.
+            while (answer := await ws.receive(timeout=10)).type == aiohttp.WSMsgType.TEXT and answer.data != "1":
+                assert answer.data == "2"  # a ping meanwhile
+    assert [r.getMessage() for r in caplog.records if r.levelname in ("ERROR", "CRITICAL")] == []
+    client = await widget()
+    session = await client.session()
+    await client.say(session, "still there?")
+    for _ in range(100):
+        if await stored(db):
+            break
+        await asyncio.sleep(0.05)
+    assert [i.payload["text"] for i in await stored(db)] == ["still there?"]

@@ -29,7 +29,7 @@ from channels.base import Delivery, WebhookRejected, WebhookRequest
 from channels.telegram import ALLOWED_UPDATES, TelegramChannel, plan
 from tests.support.client import cli_json, responses
 from tests.support.fake_platform import FakePlatform, Recorded, Scripted
-from tests.support.payloads import expected, fixture_names, normalised, payload
+from tests.support.payloads import expected, fixture_names, normalised, payload, well_typed, with_value
 
 PLATFORM_MAX_BODY = Settings().platform_max_body_bytes
 
@@ -499,3 +499,21 @@ async def test_a_retried_long_reply_resumes_after_the_parts_delivered(bot_api):
     assert len(texts) == 4 and texts[1] == texts[2] and texts[0] != texts[1]
     assert " ".join([texts[0], *texts[2:]]) == " ".join(sentences)
     assert len(answers_to(bot_api, query)) == 1  # the button's spinner is stopped once, on the first try
+
+
+# -- fields of the wrong type (found by `make fuzz`): read as absent, never a 500 ---------------
+
+@pytest.mark.parametrize("name, path, value", [
+    ("text", ("message", "from"), "Lena"),
+    ("text", ("message", "chat"), {"type": "private"}),
+    ("help_command", ("message", "entities"), 1),
+    ("help_command", ("message", "entities", 0, "length"), "twenty-two"),
+    ("location", ("message", "location"), 5),
+    ("callback_query", ("callback_query", "from"), 6215479032),
+    ("callback_query", ("callback_query", "message", "chat"), {"type": "private"}),
+    ("callback_query", ("callback_query", "message", "reply_markup"), "keyboard"),
+    ("callback_query", ("callback_query", "message", "reply_markup", "inline_keyboard", 0, 0, "text"), 42),
+])
+def test_a_field_of_the_wrong_type_is_read_as_absent(name, path, value):
+    body = with_value("telegram", name, path, value)
+    assert well_typed(channel_for().parse(post_request(body, with_secret())))

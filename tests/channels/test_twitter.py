@@ -28,6 +28,7 @@ from channels.base import Delivery, WebhookRejected, WebhookRequest
 from channels.twitter import TwitterChannel, error_text, fit_tweet, signature, tweet_weight
 from tests.support.client import cli_json, responses
 from tests.support.fake_platform import FakePlatform, Recorded, Scripted
+from tests.support.payloads import well_typed, with_value
 
 PLATFORM_MAX_BODY = Settings().platform_max_body_bytes
 
@@ -593,3 +594,26 @@ async def test_a_complaining_mention_is_queued_first_and_answered_with_empathy(s
     assert queue[user]["priority"] >= 100 and queue[user]["status"] == "queued" and queue[user]["public"]
     await asyncio.sleep(1)
     assert len(await tweets_replying_to(x_api, tweet)) == 1 and len(x_api.received(f"/with/{user}/")) == 1
+
+
+# -- fields of the wrong type (found by `make fuzz`): read as absent, never a 500 ---------------
+
+DM = ("direct_message_events", 0)
+TWEET = ("tweet_create_events", 0)
+
+
+@pytest.mark.parametrize("name, path, value", [
+    ("dm_text", (*DM, "message_create"), "hello"),
+    ("dm_text", (*DM, "message_create", "message_data"), ["hello"]),
+    ("dm_text", ("users", "1187365042719219712"), ["Maya"]),
+    ("dm_text", ("users", "1187365042719219712", "name"), {"first": "Maya"}),
+    ("dm_image", (*DM, "message_create", "message_data", "attachment"), "media"),
+    ("mention", (*TWEET, "user"), "maya_lq"),
+    ("mention", (*TWEET, "entities", "user_mentions"), [1, "NorthwindHelp", None]),
+    ("mention_photo_only", (*TWEET, "extended_entities", "media"), 5),
+    ("mention_photo_only", (*TWEET, "extended_entities", "media"), [3, {"url": 7, "media_url_https": ["x"]}]),
+    ("mention_photo_only", (*TWEET, "extended_entities"), "media"),
+])
+def test_a_field_of_the_wrong_type_is_read_as_absent(name, path, value):
+    body = with_value("twitter", name, path, value)
+    assert well_typed(channel_for().parse(post_request(body, signed(body))))

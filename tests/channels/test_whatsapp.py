@@ -28,7 +28,7 @@ from channels.meta import signature
 from channels.whatsapp import WINDOW_CLOSED, WhatsAppChannel, plan
 from tests.support.client import cli_json, responses
 from tests.support.fake_platform import FakePlatform, Recorded, Scripted
-from tests.support.payloads import expected, fixture_names, normalised, payload
+from tests.support.payloads import expected, fixture_names, normalised, payload, well_typed, with_value
 
 PLATFORM_MAX_BODY = Settings().platform_max_body_bytes
 
@@ -521,3 +521,28 @@ async def test_another_numbers_messages_and_unknown_fields_are_acknowledged_and_
                 assert response.status == 200 and (await response.json())["accepted"] == 0
     await asyncio.sleep(1)
     assert len(graph.received()) == before
+
+
+# -- fields of the wrong type (found by `make fuzz`): read as absent, never a 500 ---------------
+
+VALUE = ("entry", 0, "changes", 0, "value")
+
+
+@pytest.mark.parametrize("name, path, value", [
+    ("text", (), {"object": "whatsapp_business_account", "entry": 5}),
+    ("text", ("entry", 0, "changes"), 7),
+    ("text", (*VALUE, "metadata"), ["106540352242922"]),
+    ("text", (*VALUE, "messages"), 7),
+    ("text", (*VALUE, "messages", 0, "text"), "Hi as a plain string"),
+    ("text", (*VALUE, "contacts"), 1),
+    ("text", (*VALUE, "contacts", 0, "profile", "name"), ["Sheena"]),
+    ("image", (*VALUE, "messages", 0, "image"), ["an id"]),
+    ("location", (*VALUE, "messages", 0, "location"), 5),
+    ("button_reply", (*VALUE, "messages", 0, "interactive"), 3),
+    ("template_quick_reply", (*VALUE, "messages", 0, "button"), "Yes"),
+    ("status_sent", (*VALUE, "statuses", 0, "status"), ["sent"]),
+    ("status_failed_undeliverable", (*VALUE, "statuses", 0, "errors"), 131026),
+])
+def test_a_field_of_the_wrong_type_is_read_as_absent(name, path, value):
+    body = with_value("whatsapp", name, path, value)
+    assert well_typed(channel_for().parse(post_request(body, signed(body))))

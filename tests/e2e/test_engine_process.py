@@ -73,3 +73,23 @@ async def test_the_engine_process_does_not_outlive_a_killed_service(model, tmp_p
     while alive(child) and time.monotonic() < deadline:
         await asyncio.sleep(0.2)
     assert not alive(child)
+
+
+@pytest.mark.timeout(900)
+async def test_a_message_longer_than_a_pipe_line_does_not_end_the_engine_process(model, tmp_path):
+    """A platform may deliver a text of megabytes; its request to the engine process is one
+    JSON line, which asyncio's default reader refused past 64 KiB: the engine process died
+    at each retry of that message (found by `make fuzz`)."""
+    service = ServiceProcess(service_env(f"sqlite+aiosqlite:///{tmp_path / 'assistant.db'}", model,
+                                         MAX_TEXT_CHARS="300000", REST_REPLY_TIMEOUT="120")).start()
+    try:
+        child = engine_child(service)
+        long_text = "what are your opening hours? " + "😀 please " * 15_000  # ~150,000 characters
+        replies = await say(service.url, new_sender(), long_text)
+        assert replies, "the long message was not answered"
+        assert engine_child(service) == child and alive(child)
+        replies = await say(service.url, new_sender(), "what are your opening hours?")
+        assert any(is_response(r["text"], "utter_opening_hours") for r in replies), replies
+        assert "Separator is not found" not in service.log_path.read_text(errors="replace")
+    finally:
+        service.stop()

@@ -44,3 +44,30 @@ def _with_defaults(declared: dict[str, Any]) -> dict[str, Any]:
     unknown = set(declared) - {f.name for f in dataclasses.fields(kind)} - {"type"}
     assert not unknown, f"the expectation names fields {kind.__name__} does not have: {sorted(unknown)}"
     return json.loads(json.dumps({**defaults, **declared}))
+
+
+def with_value(platform: str, name: str, path: tuple[str | int, ...], value: Any) -> bytes:
+    """The fixture's body with the field at `path` set to `value` (a path of () replaces it all)."""
+    data = json.loads(payload(platform, name))
+    if not path:
+        return json.dumps(value).encode()
+    node = data
+    for step in path[:-1]:
+        node = node[step]
+    node[path[-1]] = value
+    return json.dumps(data).encode()
+
+
+def well_typed(items: list[IncomingMessage | StatusUpdate]) -> bool:
+    """Every field of every parsed item has its declared type (what the inbox and worker rely on)."""
+    for item in items:
+        if isinstance(item, IncomingMessage):
+            if not all(isinstance(v, str) for v in (item.channel, item.sender_id, item.text, item.message_id)):
+                return False
+            if not all(v is None or isinstance(v, str) for v in (item.sender_name, item.payload, item.thread_id)):
+                return False
+            if not all(isinstance(a.kind, str) and (a.url is None or isinstance(a.url, str)) for a in item.attachments):
+                return False
+        elif not all(isinstance(v, str) for v in (item.platform_message_id, item.status)):
+            return False
+    return True
