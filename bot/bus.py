@@ -78,3 +78,5 @@ OUTBOX_TOPIC = "outbox"
 CONSOLE_TOPIC = "console"
 # Training runs and model activations, for the trainers' pages.
 TRAINING_TOPIC = "training"
+# Reputation and queue alerts raised or ended (bot/reputation/), for the supervisors' banner.
+ALERTS_TOPIC = "alerts"

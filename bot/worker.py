@@ -189,6 +189,8 @@ class DialogueWorker:
                     sentiment=score, negative_threshold=self.settings.negative_sentiment_threshold,
                     earlier_contacts=await console_store.earlier_contacts(session, conversation, now)))
             if isinstance(decision, Moderate):
+                # Kept on the post, so the reputation watch leaves spam out of its counts.
+                incoming.moderation = decision.reason
                 await self._moderate(session, conversation, message, decision.reason, now)
             if isinstance(decision, (ToHuman, Moderate)):
                 await inbox.finish(session, item, now)

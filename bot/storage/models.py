@@ -105,10 +105,16 @@ class Message(Base):
     delivery_status = Column(String(16))  # pending | sent | delivered | read | failed
     error = Column(Text)
     created_at = Column(UtcDateTime, nullable=False)
+    # A customer's post others can read (a comment, a mention): what the reputation watch
+    # (bot/reputation/) counts, read through the index below without decoding `data`.
+    is_public = Column(Boolean)
+    # "spam" or "abuse" when moderation flagged the post (bot/moderation.py).
+    moderation = Column(String(16))
     __table_args__ = (
         Index("ix_messages_conversation", "conversation_id", "id"),
         Index("ix_messages_inbox", "inbox_id"),
         Index("ix_messages_platform_id", "platform_message_id"),
+        Index("ix_messages_public", "is_public", "created_at"),
     )
 
 
@@ -256,3 +262,33 @@ class TrainingRun(Base):
     started_at = Column(UtcDateTime, nullable=False)
     heartbeat_at = Column(UtcDateTime, nullable=False)
     finished_at = Column(UtcDateTime)
+
+
+class Alert(Base):
+    """A reputation or queue alert (bot/reputation/): what was seen, the posts that made it,
+    and its delivery to the alert webhook, retried until sent like an outbox item."""
+
+    __tablename__ = "alerts"
+    id = Column(Integer, primary_key=True)
+    kind = Column(String(32), nullable=False)  # negative_spike | volume_spike | queue_overload
+    # 1 while the alert lasts, NULL after: the unique key admits one active alert per kind,
+    # so of two processes seeing the same spike, only one raises it.
+    active_slot = Column(Integer)
+    raised_at = Column(UtcDateTime, nullable=False)
+    ended_at = Column(UtcDateTime)
+    window_start = Column(UtcDateTime, nullable=False)
+    window_end = Column(UtcDateTime, nullable=False)
+    figures = Column(JSON, nullable=False, default=dict)
+    posts = Column(JSON, nullable=False, default=list)
+    summary = Column(Text, nullable=False)
+    webhook_status = Column(String(16), nullable=False)  # pending | sending | sent | failed | off
+    webhook_attempts = Column(Integer, nullable=False, default=0)
+    webhook_next_at = Column(UtcDateTime)
+    webhook_lease_until = Column(UtcDateTime)
+    webhook_error = Column(Text)
+    webhook_sent_at = Column(UtcDateTime)
+    __table_args__ = (
+        UniqueConstraint("kind", "active_slot", name="uq_alerts_active"),
+        Index("ix_alerts_webhook", "webhook_status", "webhook_next_at"),
+        Index("ix_alerts_raised", "raised_at"),
+    )
