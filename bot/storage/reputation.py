@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, func, or_, select, update
+from sqlalchemy import and_, case, func, literal_column, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.storage.dialect import insert_ignoring_conflicts
@@ -98,9 +98,12 @@ def _truncated(session: AsyncSession, unit: str):
     if unit not in ("hour", "day"):
         raise ValueError(f"unit must be hour or day, not {unit!r}")
     if session.bind.dialect.name == "postgresql":
-        return func.to_char(func.timezone("UTC", Message.created_at), "YYYY-MM-DD HH24" if unit == "hour" else "YYYY-MM-DD")
+        # Constants in the SQL, not parameters: PostgreSQL matches GROUP BY to the select
+        # list by their text, and two parameters are two different expressions to it.
+        pattern = "'YYYY-MM-DD HH24'" if unit == "hour" else "'YYYY-MM-DD'"
+        return func.to_char(func.timezone(literal_column("'UTC'"), Message.created_at), literal_column(pattern))
     # SQLite keeps UTC datetimes as ISO text: "2026-12-04 15:02:11.000000".
-    return func.substr(Message.created_at, 1, 13 if unit == "hour" else 10)
+    return func.substr(Message.created_at, 1, literal_column("13" if unit == "hour" else "10"))
 
 
 async def queue_load(session: AsyncSession) -> tuple[int, datetime | None]:
