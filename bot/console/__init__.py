@@ -18,6 +18,7 @@ from bot.console.api import api_routes
 from bot.console.desk import Desk
 from bot.console.live import live_routes
 from bot.console.models_api import ModelsDesk, models_routes
+from bot.console.reputation import reputation_routes
 from bot.console.training_api import training_api_routes
 from bot.console.sessions import HOME, DatabaseStorage, with_sessions
 from bot.console.views import view_routes
@@ -39,7 +40,8 @@ def console_routes(db: Database, bus: Bus, settings: Settings, templates: Enviro
         raise web.HTTPMovedPermanently(HOME)
 
     routes = [*view_routes(db, storage, templates, settings.brand_name), *api_routes(db, desk),
-              *live_routes(bus, desk), *training_api_routes(db, settings), *models_routes(models, bus)]
+              *live_routes(bus, desk), *training_api_routes(db, settings), *models_routes(models, bus),
+              *reputation_routes(db, bus, settings, templates, clock)]
     return [web.get(PREFIX, home),
             *(web.route(r.method, PREFIX + r.path, with_sessions(storage, r.handler)) for r in routes)]
 

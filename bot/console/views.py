@@ -48,7 +48,7 @@ def nav_items(who: Identity) -> list[tuple[str, str, str]]:
     if who.role in QUEUE_ROLES:
         items += [("queue", "Queue", "/console/"), ("canned", "Canned responses", "/console/canned")]
     if may_supervise(who.role):
-        items.append(("supervisor", "Team", "/console/supervisor"))
+        items += [("supervisor", "Team", "/console/supervisor"), ("reputation", "Reputation", "/console/reputation")]
     if who.role in TRAINER_ROLES:
         items += [("review", "Review", TRAINER_HOME), ("intents", "Intents", "/console/intents"),
                   ("models", "Models", "/console/models")]

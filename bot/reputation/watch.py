@@ -153,12 +153,18 @@ def _spike_figures(counts: Counts, assessment: Assessment) -> dict[str, Any]:
 
 
 def _spike_summary(kind: str, counts: Counts, assessment: Assessment) -> str:
-    minutes = (counts.window_end - counts.window_start).total_seconds() / 60
-    period = f"{minutes:g} minute{'s' if minutes != 1 else ''}"
+    period = _period((counts.window_end - counts.window_start).total_seconds())
     if kind == NEGATIVE_SPIKE:
         return (f"{counts.current} customers posted negative public comments in the last {period} "
                 f"({round(100 * (assessment.share or 0))}% of public posters; usually {assessment.baseline:g}).")
     return f"{counts.current} customers posted publicly in the last {period} (usually {assessment.baseline:g})."
+
+
+def _period(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:g} seconds"
+    minutes = seconds / 60
+    return f"{minutes:g} minutes" if minutes < 120 else f"{minutes / 60:g} hours"
 
 
 def _queue_summary(figures: dict[str, Any]) -> str:

@@ -11,7 +11,7 @@ from sqlalchemy import and_, case, func, literal_column, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.storage.dialect import insert_ignoring_conflicts
-from bot.storage.models import Alert, Conversation, Customer, Message
+from bot.storage.models import Alert, Conversation, Customer, InboxItem, Message
 
 _PUBLIC = and_(Message.is_public.is_(True), Message.direction == "in")
 
@@ -25,10 +25,15 @@ class PostRow:
 
 
 async def public_posts(session: AsyncSession, since: datetime) -> list[PostRow]:
-    """The customers' public posts since `since`: only what the detector counts."""
+    """The customers' public posts stored since `since`: only what the detector counts.
+
+    A post's time is when its webhook was accepted, not when a worker got to it: a storm
+    that arrives in one minute counts in that minute even while the workers catch up."""
     rows = await session.execute(
-        select(Message.created_at, Conversation.customer_id, Message.sentiment, Message.moderation)
+        select(func.coalesce(InboxItem.received_at, Message.created_at), Conversation.customer_id,
+               Message.sentiment, Message.moderation)
         .join(Conversation, Conversation.id == Message.conversation_id)
+        .outerjoin(InboxItem, InboxItem.id == Message.inbox_id)
         .where(_PUBLIC, Message.created_at > since))
     return [PostRow(*row) for row in rows.all()]
 
