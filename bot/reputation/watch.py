@@ -178,7 +178,13 @@ def webhook_text(alert: Alert, public_url: str) -> str:
     for post in alert.posts[:5]:
         text = " ".join(str(post["text"]).split())
         text = text if len(text) <= 140 else text[:139] + "…"
-        lines.append(f"• {post['channel']} · {post['author']}: “{text}” "
+        lines.append(f"• {post['channel']} · {slack_escaped(str(post['author']))}: “{slack_escaped(text)}” "
                      f"<{public_url}/console/conversations/{post['conversation_id']}|open>")
     lines.append(f"<{public_url}/console/reputation|Reputation in the console>")
     return "\n".join(lines)
+
+
+def slack_escaped(text: str) -> str:
+    """Customer text as text in Slack: its control sequences (`<!channel>`, `<url|label>`)
+    start with "<", so a post could otherwise ping everyone or disguise a link."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

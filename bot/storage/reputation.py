@@ -4,7 +4,7 @@ their delivery to the alert webhook."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from sqlalchemy import and_, case, func, literal_column, or_, select, update
@@ -91,8 +91,6 @@ async def sentiment_series(session: AsyncSession, since: datetime, unit: str, ne
                or_(Message.moderation.is_(None), Message.moderation != "spam"))
         .group_by(Conversation.channel, bucket).order_by(bucket, Conversation.channel))
     fmt = "%Y-%m-%d %H" if unit == "hour" else "%Y-%m-%d"
-    from datetime import timezone
-
     return [SeriesPoint(channel, datetime.strptime(key, fmt).replace(tzinfo=timezone.utc), int(volume),
                         int(negative or 0), round(float(mean), 4) if mean is not None else None)
             for channel, key, volume, negative, mean in rows.all()]

@@ -136,3 +136,16 @@ def test_a_spike_is_always_at_least_the_minimum_and_the_multiple(current, histor
     assessment = assess(counts, NEGATIVE)
     if assessment.spike:
         assert current >= NEGATIVE.min_count and current >= NEGATIVE.multiplier * ewma(history, NEGATIVE.alpha) - 1e-6
+
+
+def test_customer_text_cannot_ping_the_channel_or_disguise_a_link_in_slack():
+    from bot.reputation.watch import webhook_text
+    from bot.storage.models import Alert
+
+    alert = Alert(summary="6 customers posted negative public comments.", posts=[
+        {"channel": "facebook", "author": "<!here> Eve", "conversation_id": 7,
+         "text": "<!channel> terrible <https://evil.example|your order> & worse"}])
+    text = webhook_text(alert, "https://help.example.com")
+    assert "<!channel>" not in text and "<!here>" not in text and "<https://evil.example" not in text
+    assert "&lt;!channel&gt; terrible &lt;https://evil.example|your order&gt; &amp; worse" in text
+    assert "<https://help.example.com/console/conversations/7|open>" in text
