@@ -93,6 +93,9 @@ class ReputationWatch:
             counts = count(posts, now, rule, negative_only=kind == NEGATIVE_SPIKE)
             assessment = assess(counts, rule)
             step = next_step(assessment.spike, _since(active.get(kind)), now, self.cooldown)
+            if step is Step.RAISE and kind == VOLUME_SPIKE and (NEGATIVE_SPIKE in active or raised):
+                # A storm of angry posts is a rise in volume too: its one alert says so already.
+                step = Step.KEEP
             if step is Step.RAISE:
                 alert = await self._raise(kind, now, counts.window_start, counts.window_end,
                                           _spike_figures(counts, assessment),

@@ -215,3 +215,16 @@ async def test_a_webhook_that_refuses_the_alert_is_given_up(db, slack):
     async with db.session() as session:
         (alert,) = await store.recent_alerts(session)
     assert alert.webhook_status == "failed" and "404" in alert.webhook_error
+
+
+async def test_a_storm_of_angry_posts_is_one_alert_not_also_a_volume_alert(db):
+    clock = Clock(START + timedelta(seconds=30))
+    watch = ReputationWatch(db, LocalBus(), settings(ALERT_VOLUME_MIN_AUTHORS="10"), clock)
+    for n in range(6):
+        await post(db, f"first{n}", ANGRY, START + timedelta(seconds=n))
+    (alert,) = await watch.check()
+    for n in range(10):
+        await post(db, f"more{n}", ANGRY, START + timedelta(seconds=10 + n))
+    assert await watch.check() == []
+    async with db.session() as session:
+        assert [a.kind for a in await store.recent_alerts(session)] == [NEGATIVE_SPIKE]
