@@ -12,6 +12,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from bot import metrics
 from bot.bus import Bus, LocalBus
 from bot.client_address import parse_proxies
 from bot.console import mount_console
@@ -24,6 +25,8 @@ from bot.metrics_endpoint import metrics_routes
 from bot.outbox import OutboxSender
 from bot.ratelimit import RateLimiter
 from bot.redis_bus import RedisBus
+from bot.reputation.watch import ReputationWatch
+from bot.reputation.webhook import AlertWebhook
 from bot.sentiment import SentimentScorer
 from bot.settings import Settings, endpoint_variables
 from bot.storage import inbox as inbox_store
@@ -100,6 +103,7 @@ def create_app(settings: Settings, roles: Roles = Roles(), *, bus: Bus | None = 
 
     if roles.worker:
         app.cleanup_ctx.append(_worker_context(settings, roles, db, bus, channels, clock))
+        app.cleanup_ctx.append(_reputation_context(settings, db, bus, http, clock))
 
     if roles.web:
         templates = template_environment()
@@ -177,6 +181,25 @@ def _worker_context(settings: Settings, roles: Roles, db: Database, bus: Bus, ch
         await engine.stop()
 
     return worker
+
+
+def _reputation_context(settings: Settings, db: Database, bus: Bus, http: HttpClient,
+                        clock: Callable[[], datetime]):
+    """The reputation watch and the alert webhook run beside the dialogue workers: every
+    worker process looks, and the alerts table lets one of them raise each alert."""
+    async def reputation(app: web.Application) -> AsyncIterator[None]:
+        tasks = [asyncio.create_task(ReputationWatch(db, bus, settings, clock, on_alert=metrics.record_alert).run(), name="reputation-watch")]
+        if settings.alert_webhook_url:
+            tasks.append(asyncio.create_task(AlertWebhook(db, bus, http, settings, clock).run(),
+                                             name="alert-webhook"))
+        for task in tasks:
+            task.add_done_callback(_log_crash)
+        yield
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    return reputation
 
 
 def build_engine(settings: Settings, model: Path) -> DialogueEngine:

@@ -81,3 +81,5 @@ TRAINING_TOPIC = "training"
 # Console sessions ended (logout, account disabled, password changed): open console
 # WebSockets check whether theirs still exists.
 SESSIONS_TOPIC = "console-sessions"
+# Reputation and queue alerts raised or ended (bot/reputation/), for the supervisors' banner.
+ALERTS_TOPIC = "alerts"

@@ -193,6 +193,32 @@ class Settings:
     socketio_jwt_method: str = "HS256"
     # Rasa's callback channel: replies are POSTed to this URL ({"recipient_id", "text"...}).
     callback_url: str = ""
+    # The reputation watch (bot/reputation/, docs/reputation.md): spikes of negative public
+    # posts (or of all public posts) against their own recent baseline, and an overloaded
+    # queue, raised once each to the console and to a Slack-compatible webhook.
+    alert_webhook_url: str = ""
+    # How often a worker process looks (seconds): an alert follows its post within this.
+    alert_check_seconds: float = 5.0
+    # Posts are counted per bucket of this length; the current window is the last bucket.
+    alert_bucket_seconds: float = 300.0
+    # The baseline: an EWMA over this many earlier buckets, weighting the latest by alpha.
+    alert_baseline_buckets: int = 12
+    alert_ewma_alpha: float = 0.3
+    # A post is negative at or below this VADER compound score (VADER's own cut-off).
+    alert_negative_score: float = -0.05
+    # A negative spike: at least this many distinct authors of negative posts in the
+    # window, `alert_multiplier` times the baseline, and this share of the window's authors.
+    alert_min_authors: int = 5
+    alert_multiplier: float = 3.0
+    alert_min_negative_share: float = 0.3
+    # A volume spike (all public posts, distinct authors); 0 authors turns it off.
+    alert_volume_min_authors: int = 30
+    alert_volume_multiplier: float = 4.0
+    # An alert lasts at least this long and until its figures fall back: no repeats meanwhile.
+    alert_cooldown_seconds: float = 1800.0
+    # The queue is overloaded over this many waiting conversations or this oldest wait (0: off).
+    alert_queue_waiting: int = 50
+    alert_queue_oldest_minutes: float = 30.0
 
     @classmethod
     def from_mapping(cls, source: Mapping[str, str]) -> Settings:

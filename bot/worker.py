@@ -192,6 +192,8 @@ class DialogueWorker:
                     earlier_contacts=await console_store.earlier_contacts(session, conversation, now)))
             queued_for_abuse = False
             if isinstance(decision, Moderate):
+                # Kept on the post, so the reputation watch leaves spam out of its counts.
+                incoming.moderation = decision.reason
                 queued_for_abuse = await self._moderate(session, conversation, message, decision.reason, now)
             if isinstance(decision, (ToHuman, Moderate)):
                 await inbox.finish(session, item, now)

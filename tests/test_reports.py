@@ -308,10 +308,10 @@ async def test_the_facts_are_written_with_the_history_and_a_report_writes_nothin
 
 
 async def test_the_upgrade_works_out_the_facts_of_the_history_before_it(database_url):
-    """A history written before the service kept the facts (rows only, at revision 0006):
-    migration 0007 works them out, and the report's figures are the hand-worked ones."""
+    """A history written before the service kept the facts (rows only, at revision 0007):
+    migration 0008 works them out, and the report's figures are the hand-worked ones."""
     sync_url = Settings.from_mapping({"DATABASE_URL": database_url}).sync_database_url
-    upgrade(sync_url, "0006")
+    upgrade(sync_url, "0007")
     db = Database(database_url)
     try:
         await build_week(db, raw=True)

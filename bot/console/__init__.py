@@ -22,6 +22,7 @@ from bot.console.login import Logins, PasswordChecks
 from bot.console.models_api import ModelsDesk, models_routes
 from bot.console.privacy_api import privacy_routes
 from bot.console.reports_api import reports_routes
+from bot.console.reputation import reputation_routes
 from bot.console.training_api import training_api_routes
 from bot.console.sessions import HOME, DatabaseStorage, LoginForms, with_sessions
 from bot.console.views import view_routes
@@ -51,7 +52,7 @@ def console_routes(db: Database, bus: Bus, settings: Settings, templates: Enviro
                            settings.brand_name, trusted_proxies),
               *api_routes(db, desk), *live_routes(bus, desk, storage), *training_api_routes(db, settings),
               *models_routes(models, bus, storage), *reports_routes(db, settings, clock),
-              *privacy_routes(db, settings)]
+              *privacy_routes(db, settings), *reputation_routes(db, bus, settings, templates, clock)]
     return [web.get(PREFIX, home),
             *(web.route(r.method, PREFIX + r.path, with_sessions(storage, r.handler)) for r in routes)]
 

@@ -38,7 +38,9 @@ TRAINER_HOME = "/console/review"
 REPORTS_PATH = "/console/reports"
 # Pages the Reports page links to beside its own figures, (title, path, what it shows): the
 # public-reputation watch adds itself here.
-REPORTS_RELATED: tuple[tuple[str, str, str], ...] = ()
+REPORTS_RELATED: tuple[tuple[str, str, str], ...] = (
+    ("Reputation", "/console/reputation", "public sentiment over time, spikes and alerts"),
+)
 PASSWORD_PATH = "/console/password"
 
 
@@ -48,7 +50,8 @@ def nav_items(who: Identity) -> list[tuple[str, str, str]]:
     if who.role in QUEUE_ROLES:
         items += [("queue", "Queue", "/console/"), ("canned", "Canned responses", "/console/canned")]
     if may_supervise(who.role):
-        items += [("supervisor", "Team", "/console/supervisor"), ("reports", "Reports", REPORTS_PATH)]
+        items += [("supervisor", "Team", "/console/supervisor"), ("reports", "Reports", REPORTS_PATH),
+                  ("reputation", "Reputation", "/console/reputation")]
     if who.role in TRAINER_ROLES:
         items += [("review", "Review", TRAINER_HOME), ("intents", "Intents", "/console/intents"),
                   ("models", "Models", "/console/models")]

@@ -2,7 +2,8 @@
 
 What is deleted: the customer rows, their conversations and everything hanging off them
 (messages, events including review flags and annotations, notes, ratings, the outbox, the
-reports' hand-over facts and the open channels' per-address hand-over counts).
+reports' hand-over facts and the open channels' per-address hand-over counts, and their
+posts copied into alerts).
 What is kept of an inbox row is what deduplication needs and nothing the customer wrote
 or is known by: its channel and a hash of the platform's message id, so that a platform
 re-delivering an erased message is recognised (bot/worker.py) instead of answered again.
@@ -19,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.storage.models import (
     AddressHandoff,
+    Alert,
     Conversation,
     ConversationEvent,
     Customer,
@@ -38,7 +40,7 @@ REDACTED = "[erased]"
 # Shorter texts ("hi", "yes") are everybody's: they are not searched for in training runs.
 MIN_REDACTED_CHARS = 8
 TABLES = ("customers", "conversations", "messages", "conversation_events", "notes", "satisfaction", "outbox",
-          "inbox", "training_runs", "report_handovers", "address_handoffs")
+          "inbox", "training_runs", "report_handovers", "address_handoffs", "alerts")
 
 
 def erased_message_id(platform_message_id: str) -> str:
@@ -137,7 +139,21 @@ async def erase(session: AsyncSession, found: Found, *, whole_customer: bool = T
                                            .execution_options(synchronize_session=False))
             counts["customers"] = result.rowcount
     counts["training_runs"] = await _redact_training_runs(session, found.texts)
+    counts["alerts"] = await _drop_alert_posts(session, set(conversations))
     return counts
+
+
+async def _drop_alert_posts(session: AsyncSession, conversations: set[int]) -> int:
+    """Alerts keep copies of the posts that made them (text, author): those of erased
+    conversations go; the alert and its figures stay. Alerts are few, so they are read."""
+    if not conversations:
+        return 0
+    changed = 0
+    for alert in (await session.execute(select(Alert))).scalars():
+        kept = [post for post in alert.posts or () if post.get("conversation_id") not in conversations]
+        if len(kept) != len(alert.posts or ()):
+            alert.posts, changed = kept, changed + 1
+    return changed
 
 
 async def _reduce_inbox(session: AsyncSession, inbox_ids: list[int]) -> int:

@@ -1,7 +1,7 @@
 """The facts of each hand-over the reports need (table `report_handovers`), kept where the
 history is written: bot/storage/history.py works a conversation's facts out again in the
 transaction that writes one of its hand-overs, hand-backs, resolutions or agent replies,
-and migration 0007 works out those of the history written before. A report only reads
+and migration 0008 works out those of the history written before. A report only reads
 them (bot/storage/reports.py): it never writes, and never waits for a backlog.
 
 The facts are made by one SQL statement from the history itself, the same for a single

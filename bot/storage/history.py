@@ -112,7 +112,7 @@ async def record_incoming(session: AsyncSession, conversation: Conversation, inb
         data={"payload": incoming.payload, "attachments": [a.__dict__ for a in incoming.attachments],
               "is_public": incoming.is_public, "thread_id": incoming.thread_id},
         platform_message_id=incoming.message_id, client_id=incoming.metadata.get("client_id"),
-        inbox_id=inbox_id, sentiment=sentiment, created_at=now,
+        inbox_id=inbox_id, sentiment=sentiment, created_at=now, is_public=incoming.is_public,
     )
     session.add(message)
     conversation.last_message_at = now

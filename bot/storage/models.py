@@ -113,6 +113,11 @@ class Message(Base):
     delivery_status = Column(String(16))  # pending | sent | delivered | read | failed
     error = Column(Text)
     created_at = Column(UtcDateTime, nullable=False)
+    # A customer's post others can read (a comment, a mention): what the reputation watch
+    # (bot/reputation/) counts, read through the index below without decoding `data`.
+    is_public = Column(Boolean)
+    # "spam" or "abuse" when moderation flagged the post (bot/moderation.py).
+    moderation = Column(String(16))
     __table_args__ = (
         Index("ix_messages_conversation", "conversation_id", "id"),
         Index("ix_messages_inbox", "inbox_id"),
@@ -129,6 +134,7 @@ class Message(Base):
               postgresql_include=["intent"]),
         Index("ix_messages_agent", "conversation_id", "created_at", sqlite_where=sql_text("author = 'agent'"),
               postgresql_where=sql_text("author = 'agent'"), postgresql_include=["agent_name"]),
+        Index("ix_messages_public", "is_public", "created_at"),
     )
 
 
@@ -320,7 +326,7 @@ class ReportHandover(Base):
 
     Worked out from the history where it is written (bot/storage/handover_facts.py, called
     by bot/storage/history.py in the same transaction as a hand-over, hand-back,
-    resolution or agent reply); migration 0007 filled in the history before it."""
+    resolution or agent reply); migration 0008 filled in the history before it."""
 
     __tablename__ = "report_handovers"
     handoff_id = Column(Integer, ForeignKey("conversation_events.id"), primary_key=True)
@@ -362,3 +368,33 @@ class AuditEntry(Base):
     details = Column(JSON, nullable=False, default=dict)
     __table_args__ = (Index("ix_audit_log_at", "at", "id"), Index("ix_audit_log_actor", "actor", "id"),
                       Index("ix_audit_log_action", "action", "id"))
+
+
+class Alert(Base):
+    """A reputation or queue alert (bot/reputation/): what was seen, the posts that made it,
+    and its delivery to the alert webhook, retried until sent like an outbox item."""
+
+    __tablename__ = "alerts"
+    id = Column(Integer, primary_key=True)
+    kind = Column(String(32), nullable=False)  # negative_spike | volume_spike | queue_overload
+    # 1 while the alert lasts, NULL after: the unique key admits one active alert per kind,
+    # so of two processes seeing the same spike, only one raises it.
+    active_slot = Column(Integer)
+    raised_at = Column(UtcDateTime, nullable=False)
+    ended_at = Column(UtcDateTime)
+    window_start = Column(UtcDateTime, nullable=False)
+    window_end = Column(UtcDateTime, nullable=False)
+    figures = Column(JSON, nullable=False, default=dict)
+    posts = Column(JSON, nullable=False, default=list)
+    summary = Column(Text, nullable=False)
+    webhook_status = Column(String(16), nullable=False)  # pending | sending | sent | failed | off
+    webhook_attempts = Column(Integer, nullable=False, default=0)
+    webhook_next_at = Column(UtcDateTime)
+    webhook_lease_until = Column(UtcDateTime)
+    webhook_error = Column(Text)
+    webhook_sent_at = Column(UtcDateTime)
+    __table_args__ = (
+        UniqueConstraint("kind", "active_slot", name="uq_alerts_active"),
+        Index("ix_alerts_webhook", "webhook_status", "webhook_next_at"),
+        Index("ix_alerts_raised", "raised_at"),
+    )

@@ -1,7 +1,7 @@
 """orders' proof of ownership; the audit log
 
-Revision ID: 0010
-Revises: 0009
+Revision ID: 0011
+Revises: 0010
 Create Date: 2026-12-04
 """
 from alembic import op
@@ -10,8 +10,8 @@ import sqlalchemy as sa
 from bot.storage.models import UtcDateTime
 
 
-revision = '0010'
-down_revision = '0009'
+revision = '0011'
+down_revision = '0010'
 branch_labels = None
 depends_on = None
 

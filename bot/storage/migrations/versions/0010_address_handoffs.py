@@ -1,7 +1,7 @@
 """handoffs to the human queue made from each client address of the open channels
 
-Revision ID: 0009
-Revises: 0008
+Revision ID: 0010
+Revises: 0009
 Create Date: 2026-12-04
 """
 from alembic import op
@@ -10,8 +10,8 @@ import sqlalchemy as sa
 from bot.storage.models import UtcDateTime
 
 
-revision = '0009'
-down_revision = '0008'
+revision = '0010'
+down_revision = '0009'
 branch_labels = None
 depends_on = None
 

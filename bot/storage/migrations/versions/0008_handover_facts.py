@@ -1,8 +1,8 @@
 """the reports' hand-over facts kept where the history is written: every past hand-over's
 worked out here, in batches of conversations, so no report has to (bot/storage/handover_facts.py)
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0008
+Revises: 0007
 Create Date: 2026-12-04
 """
 from alembic import op
@@ -10,8 +10,8 @@ from alembic import op
 from bot.storage import handover_facts
 
 
-revision = '0007'
-down_revision = '0006'
+revision = '0008'
+down_revision = '0007'
 branch_labels = None
 depends_on = None
 

@@ -1,8 +1,8 @@
 """console hardening: login throttling per address and (address, name), a forced password
 change, the console's shared keys
 
-Revision ID: 0008
-Revises: 0007
+Revision ID: 0009
+Revises: 0008
 Create Date: 2026-12-04
 """
 from alembic import op
@@ -10,8 +10,8 @@ import sqlalchemy as sa
 import bot.storage.models
 
 
-revision = '0008'
-down_revision = '0007'
+revision = '0009'
+down_revision = '0008'
 branch_labels = None
 depends_on = None
 
