@@ -11,7 +11,16 @@ from bot.messages import utcnow
 from bot.privacy.erase import erase_customer
 from bot.settings import Settings
 from bot.storage import erasure
-from bot.storage.models import AuditEntry, Customer, InboxItem, Message, TrainingRun
+from bot.storage.models import (
+    Alert,
+    AuditEntry,
+    ConversationEvent,
+    Customer,
+    InboxItem,
+    Message,
+    ReportHandover,
+    TrainingRun,
+)
 from tests.privacy.test_export import DAY, history
 
 WORDS = "my parcel to 12 Elm Street never came"
@@ -100,3 +109,31 @@ async def test_on_sqlite_the_erased_rows_are_gone_from_the_files_too(tmp_path):
             assert (await session.execute(text("PRAGMA secure_delete"))).scalar() == 1
     finally:
         await db.close()
+
+
+async def test_copies_of_the_customer_kept_for_reports_and_alerts_go_too(db):
+    """The reports' hand-over facts and the posts an alert keeps point at the customer's
+    conversation (on PostgreSQL by foreign key): erased with it, others' kept."""
+    settings = Settings.from_mapping({"DATABASE_URL": db.url})
+    alice = await history(db, "alice", "facebook", DAY, WORDS)
+    bob = await history(db, "bob", "facebook", DAY, "bob's own words")
+    async with db.session() as session:
+        for conversation in (alice, bob):
+            handoff = (await session.execute(select(ConversationEvent.id).where(
+                ConversationEvent.conversation_id == conversation, ConversationEvent.kind == "handoff"))).scalar_one()
+            session.add(ReportHandover(handoff_id=handoff, conversation_id=conversation, channel="facebook",
+                                       conversation_started=DAY, handed_over_at=DAY, reason="complaint"))
+        session.add(Alert(kind="negative_spike", active_slot=None, raised_at=DAY, window_start=DAY, window_end=DAY,
+                          figures={"authors": 2}, summary="2 angry authors", webhook_status="sent",
+                          posts=[{"conversation_id": alice, "author": "Alice", "text": WORDS},
+                                 {"conversation_id": bob, "author": "Bob", "text": "bob's own words"}]))
+
+    report = await erase_customer(db, settings, "facebook", "alice", actor="cli", now=utcnow())
+    assert report.rows["report_handovers"] == 1 and report.rows["alerts"] == 1
+
+    async with db.session() as session:
+        facts = list((await session.execute(select(ReportHandover.conversation_id))).scalars())
+        alert = (await session.execute(select(Alert))).scalar_one()
+    assert facts == [bob]
+    assert [post["conversation_id"] for post in alert.posts] == [bob]
+    assert WORDS not in json.dumps(alert.posts) and alert.figures == {"authors": 2}
