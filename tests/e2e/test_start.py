@@ -74,7 +74,10 @@ class EnginePauser(threading.Thread):
     def resume(self) -> None:
         self._done.set()
         if self.paused is not None:
-            os.kill(self.paused, signal.SIGCONT)
+            try:
+                os.kill(self.paused, signal.SIGCONT)
+            except ProcessLookupError:
+                pass  # the service has stopped it already
 
 
 @pytest.fixture(params=BACKENDS)
@@ -121,6 +124,8 @@ def wait_for(condition, timeout: float, what: str):
     raise AssertionError(f"no {what} within {timeout} s")
 
 
+# A whole load of the model, which takes minutes on a busy 2-core machine.
+@pytest.mark.timeout(1500)
 async def test_messages_are_accepted_while_the_model_loads_and_answered_once_it_is_ready(loading_service):
     service, pauser = loading_service
     assert pauser.paused is not None, "the engine process was not seen"
@@ -169,3 +174,22 @@ async def test_messages_are_accepted_while_the_model_loads_and_answered_once_it_
     # What the libraries say about themselves stays out of a person's terminal.
     for noise in ("Warning", "WARNING", "I tensorflow/", "W tensorflow/", "deprecated"):
         assert noise not in output, f"{noise!r} in the output:\n{output}"
+
+
+@pytest.mark.timeout(900)
+def test_a_model_that_cannot_be_loaded_stops_the_service_with_the_reason(tmp_path):
+    broken = tmp_path / "broken.tar.gz"
+    broken.write_bytes(b"not a model archive")
+    service = ServiceProcess(service_env(f"sqlite+aiosqlite:///{tmp_path / 'assistant.db'}", broken),
+                             log_path=tmp_path / "out.log")
+    try:
+        # The port opens first: a webhook sent meanwhile is kept for the next start.
+        service.start(until="loading")
+        status, body = post(f"{service.url}/webhooks/rest/webhook",
+                            json.dumps({"sender": "kept", "message": "hello"}).encode(), "application/json")
+        assert status == 200
+        assert service.process.wait(timeout=800) == 1
+    finally:
+        service.stop()
+    assert "error: the dialogue model could not be loaded" in output_of(service)
+    assert "broken.tar.gz can not be loaded" in output_of(service)
