@@ -45,7 +45,8 @@ def configure_logging(level: str) -> None:
 def quiet_libraries() -> None:
     """Before TensorFlow or Rasa is imported: their notices are decided at import."""
     for name, value in QUIET_ENVIRONMENT.items():
-        os.environ.setdefault(name, value)
+        if not os.environ.get(name):
+            os.environ[name] = value
     if os.environ["PYTHONWARNINGS"] == "ignore":
         # The variable is read when Python starts: this process needs the filter too.
         warnings.simplefilter("ignore")
