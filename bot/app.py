@@ -22,6 +22,7 @@ from bot.inbox import Inbox
 from bot.memory import freeze_long_lived
 from bot.messages import utcnow
 from bot.metrics_endpoint import metrics_routes
+from bot.model_loading import ModelLoading
 from bot.outbox import OutboxSender
 from bot.ratelimit import RateLimiter
 from bot.redis_bus import RedisBus
@@ -61,8 +62,8 @@ class Roles:
 DB_KEY = web.AppKey("db", Database)
 BUS_KEY = web.AppKey("bus", object)
 SETTINGS_KEY = web.AppKey("settings", Settings)
-# A DialogueEngine, or an EngineProcess standing in for one.
-ENGINE_KEY = web.AppKey("engine", object)
+# A worker's model: loading, or ready with its DialogueEngine (or an EngineProcess standing in for one).
+LOADING_KEY = web.AppKey("model_loading", ModelLoading)
 
 
 def create_app(settings: Settings, roles: Roles = Roles(), *, bus: Bus | None = None,
@@ -74,6 +75,8 @@ def create_app(settings: Settings, roles: Roles = Roles(), *, bus: Bus | None = 
     app[SETTINGS_KEY] = settings
     app[DB_KEY] = db
     app[BUS_KEY] = bus
+    if roles.worker:
+        app[LOADING_KEY] = ModelLoading()
     limiter = (RateLimiter(settings.sender_rate_per_minute, settings.sender_burst)
                if settings.sender_rate_per_minute > 0 else None)
     address_limiter = (RateLimiter(settings.address_rate_per_minute, settings.address_burst)
@@ -102,7 +105,7 @@ def create_app(settings: Settings, roles: Roles = Roles(), *, bus: Bus | None = 
     app.cleanup_ctx.append(database)
 
     if roles.worker:
-        app.cleanup_ctx.append(_worker_context(settings, roles, db, bus, channels, clock))
+        app.cleanup_ctx.append(_worker_context(settings, roles, db, bus, channels, clock, app[LOADING_KEY]))
         app.cleanup_ctx.append(_reputation_context(settings, db, bus, http, clock))
 
     if roles.web:
@@ -120,7 +123,7 @@ def create_app(settings: Settings, roles: Roles = Roles(), *, bus: Bus | None = 
             else:
                 app.router.add_routes(channel_routes(channel, inbox, settings.platform_max_body_bytes, proxies))
         mount_console(app, db, bus, settings, templates, clock,
-                      serving=lambda: engine.model_name if (engine := app.get(ENGINE_KEY)) else None,
+                      serving=lambda: _serving(app),
                       # Replies in band only: nothing can reach those customers afterwards.
                       no_push_channels=frozenset(name for name, c in channels.items()
                                                  if getattr(c, "replies_in_band", False)))
@@ -130,8 +133,8 @@ def create_app(settings: Settings, roles: Roles = Roles(), *, bus: Bus | None = 
     # database's figures, which any of them answers alike (docs/deployment.md, Metrics).
     app.router.add_routes(metrics_routes(
         settings.metrics_token, db, clock, with_state=roles.web,
-        model=lambda: engine.model_name if (engine := app.get(ENGINE_KEY)) else None))
-    # After the contexts above have started (the model is loaded by then).
+        model=lambda: _serving(app)))
+    # After the contexts above have started; a worker freezes again once its model is loaded.
     app.on_startup.append(_freeze_long_lived)
     return app
 
@@ -140,8 +143,14 @@ async def _freeze_long_lived(_app: web.Application) -> None:
     freeze_long_lived()
 
 
+def _serving(app: web.Application) -> str | None:
+    """The model this process answers with; None in a web process, or while it loads."""
+    loading = app.get(LOADING_KEY)
+    return loading.engine.model_name if loading is not None and loading.engine is not None else None
+
+
 def _worker_context(settings: Settings, roles: Roles, db: Database, bus: Bus, channels: dict[str, Channel],
-                    clock: Callable[[], datetime]):
+                    clock: Callable[[], datetime], loading: ModelLoading):
     async def worker(app: web.Application) -> AsyncIterator[None]:
         model = serving_model(settings.models_dir, settings.model_path)
         if model is None:
@@ -152,30 +161,45 @@ def _worker_context(settings: Settings, roles: Roles, db: Database, bus: Bus, ch
             engine = EngineProcess(model, niceness=settings.worker_niceness)
         else:
             engine = build_engine(settings, model)
-        await engine.start()
-        app[ENGINE_KEY] = engine
-        tasks = [
-            asyncio.create_task(DialogueWorker(
-                db, engine, bus, settings, SentimentScorer(), clock,
-                in_band_channels=frozenset(name for name, c in channels.items()
-                                           if getattr(c, "replies_in_band", False))).run(),
-                                name="dialogue-worker"),
-            asyncio.create_task(OutboxSender(db, channels, bus, settings, clock).run(), name="outbox-sender"),
-        ]
+        # Replies the model already made, and the agents' replies, need no model.
+        tasks = [asyncio.create_task(OutboxSender(db, channels, bus, settings, clock).run(), name="outbox-sender")]
         if settings.retention_days > 0:
             from bot.privacy.retention import run_retention
 
             tasks.append(asyncio.create_task(run_retention(db, settings, clock, settings.retention_interval_seconds),
                                              name="retention"))
-        if settings.model_path is None:
-            # MODEL_PATH pins a model; otherwise follow the registry's activations.
-            tasks.append(asyncio.create_task(
-                follow_active_model(engine, settings.models_dir, settings.model_poll_interval, bus),
-                name="model-watcher"))
+
+        async def answer_when_loaded() -> None:
+            # The port opens meanwhile: the inbox keeps what arrives until the worker claims it.
+            try:
+                await loading.load(engine)
+            except Exception:
+                logger.exception("the dialogue model %s could not be loaded; stopping (the messages accepted "
+                                 "are kept and answered after the next start)", model.name)
+                raise web.GracefulExit() from None  # run_app stops as on Ctrl-C; the CLI exits with 1
+            if not roles.engine_process:
+                freeze_long_lived()  # the model lives in this process: as long as the process
+            work = [
+                asyncio.create_task(DialogueWorker(
+                    db, engine, bus, settings, SentimentScorer(), clock,
+                    in_band_channels=frozenset(name for name, c in channels.items()
+                                               if getattr(c, "replies_in_band", False))).run(),
+                                    name="dialogue-worker"),
+            ]
+            if settings.model_path is None:
+                # MODEL_PATH pins a model; otherwise follow the registry's activations.
+                work.append(asyncio.create_task(
+                    follow_active_model(engine, settings.models_dir, settings.model_poll_interval, bus),
+                    name="model-watcher"))
+            for task in work:
+                task.add_done_callback(_log_crash)
+            tasks.extend(work)
+
         for task in tasks:
             task.add_done_callback(_log_crash)
+        tasks.append(asyncio.create_task(answer_when_loaded(), name="model-loading"))
         yield
-        for task in tasks:
+        for task in reversed(tasks):
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         await engine.stop()
@@ -236,12 +260,16 @@ def _health(settings: Settings, roles: Roles, channels: dict[str, Channel]):
         except Exception as error:  # the check exists to report exactly this
             backlog, database = None, f"unavailable: {error.__class__.__name__}"
         status = 200 if database == "ok" else 503
+        loading = request.app.get(LOADING_KEY)
+        # Still 200 while the model loads: messages are accepted (and kept) meanwhile, so a
+        # load balancer should send them here; "loading" tells a reader why none is answered yet.
+        word = "degraded" if database != "ok" else (
+            "loading" if loading is not None and loading.state != "ready" else "ok")
         if given is None:
-            return web.json_response({"status": "ok" if database == "ok" else "degraded"}, status=status)
-        engine = request.app.get(ENGINE_KEY)
-        model = engine.model_name if engine else _model_on_disk(settings)
+            return web.json_response({"status": word}, status=status)
+        model = _serving(request.app) or _model_on_disk(settings)
         body = {
-            "status": "ok" if database == "ok" else "degraded",
+            "status": word,
             "model": model,
             "database": database,
             "backlog": backlog,

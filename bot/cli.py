@@ -5,16 +5,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import logging
 import os
 import sys
 from contextlib import asynccontextmanager
 
 from bot import settings as settings_module
+from bot.logs import configure_logging, quiet_libraries
 from bot.settings import Settings, SettingsError
 
 
 def main(argv: list[str] | None = None) -> int:
+    quiet_libraries()  # before any command imports TensorFlow or Rasa
     parser = _parser()
     args = parser.parse_args(argv)
     try:
@@ -24,12 +25,6 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     configure_logging(settings.log_level)
     return args.handler(settings, args)
-
-
-def configure_logging(level: str) -> None:
-    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for noisy in ("rasa", "tensorflow", "absl", "aiohttp.access", "apscheduler", "sanic", "pika", "aio_pika"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -140,7 +135,7 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
 
     from aiohttp import web
 
-    from bot.app import Roles, create_app
+    from bot.app import LOADING_KEY, Roles, create_app
     from bot.storage.migrate import upgrade
     from bot.training.registry import serving_model
 
@@ -163,6 +158,11 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
         app.on_shutdown.append(_print_stopping)
     web.run_app(app, host=settings.host, port=settings.port, print=None, access_log=None,
                 shutdown_timeout=5, loop=new_event_loop(settings.uvloop))
+    loading = app.get(LOADING_KEY)
+    if loading is not None and loading.state == "failed":
+        print(f"error: the dialogue model could not be loaded ({loading.error}); messages accepted "
+              "meanwhile are kept and answered after the next start", file=sys.stderr)
+        return 1
     if args.web:
         print("  Stopped. Messages accepted but not yet answered are answered after the next start.", flush=True)
     return 0
@@ -204,7 +204,7 @@ async def _first_admin(settings: Settings) -> tuple[str, str] | None:
 
 async def _print_urls(settings: Settings, first_admin: tuple[str, str] | None) -> None:
     base = settings.public_url.rstrip("/")
-    # Printed last, after the libraries' start-up noise, so nobody has to scroll for it.
+    # Printed as the port opens, before the model has loaded: messages are accepted from now on.
     account = "" if first_admin is None else (
         f"\n    Console account created: {first_admin[0]} / {first_admin[1]}\n"
         f"    (shown once; the console asks for a new password at first sign-in)\n")

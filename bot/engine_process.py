@@ -211,7 +211,7 @@ async def _serve(fd: int, model_path: Path) -> None:
 
 
 def main(argv: list[str]) -> None:
-    from bot.cli import configure_logging
+    from bot.logs import configure_logging
 
     fd, model_path, niceness = int(argv[1]), Path(argv[2]), int(argv[3])
     configure_logging(os.environ.get("LOG_LEVEL") or "INFO")

@@ -30,6 +30,22 @@ def decode_json_object(body: bytes) -> dict[str, Any]:
     return data
 
 
+def _json_body(request: WebhookRequest) -> dict[str, Any]:
+    """The body as a JSON object. A body that is JSON is taken whatever its Content-Type
+    says, as Rasa does (`curl -d` sends JSON as a form); anything else declared as another
+    type (a form, plain text) is refused with 415 and what to send instead."""
+    try:
+        return decode_json_object(request.body)
+    except WebhookRejected as rejected:
+        declared = next((value for name, value in request.headers.items() if name.lower() == "content-type"), "")
+        media = declared.split(";", 1)[0].strip().lower()
+        if not media or media == "application/json" or media.endswith("+json"):
+            raise
+        raise WebhookRejected(415, "the REST webhook expects a JSON body (Content-Type: application/json) "
+                                   'such as {"sender": "alice", "message": "hi"}; '
+                                   f"this request sent {media[:100]}") from rejected
+
+
 class RestChannel:
     name = "rest"
     missing_settings: tuple[str, ...] = ()
@@ -59,7 +75,7 @@ class RestChannel:
 
     def parse(self, request: WebhookRequest) -> list[IncomingMessage]:
         self.authorise(request)
-        data = decode_json_object(request.body)
+        data = _json_body(request)
         sender, text = data.get("sender"), data.get("message")
         if sender is None or text is None:
             missing = [name for name in ("sender", "message") if data.get(name) is None]

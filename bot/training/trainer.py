@@ -21,9 +21,16 @@ class TrainingFailed(RuntimeError):
     pass
 
 
+# `rasa` with the libraries' notices kept out (bot/training/rasa_main.py); it runs in the
+# project's folder, which may not be this code's, hence the code's folder on PYTHONPATH.
+RASA = [sys.executable, "-m", "bot.training.rasa_main"]
+_CODE_DIR = str(Path(__file__).resolve().parents[2])
+
+
 def rasa_environment() -> dict[str, str]:
     # No telemetry and no update checks: the service must work without the internet.
-    return {**os.environ, "RASA_TELEMETRY_ENABLED": "false", "TF_CPP_MIN_LOG_LEVEL": "2"}
+    return {**os.environ, "RASA_TELEMETRY_ENABLED": "false", "TF_CPP_MIN_LOG_LEVEL": "2",
+            "PYTHONPATH": os.pathsep.join(filter(None, (_CODE_DIR, os.environ.get("PYTHONPATH"))))}
 
 
 def train(out_dir: Path, name: str, project_dir: Path | Project = PROJECT_DIR, quiet: bool = False,
@@ -35,10 +42,10 @@ def train(out_dir: Path, name: str, project_dir: Path | Project = PROJECT_DIR, q
     project = project_dir if isinstance(project_dir, Project) else Project.at(project_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     if nlu_only:
-        command = [sys.executable, "-m", "rasa", "train", "nlu", "--config", str(project.config_file),
+        command = [*RASA, "train", "nlu", "--config", str(project.config_file),
                    "--nlu", str(project.data_dir)]
     else:
-        command = [sys.executable, "-m", "rasa", "train", "--config", str(project.config_file),
+        command = [*RASA, "train", "--config", str(project.config_file),
                    "--domain", str(project.domain_file), "--data", str(project.data_dir)]
     command += ["--out", str(out_dir), "--fixed-model-name", name]
     if on_output is not None:

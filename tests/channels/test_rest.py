@@ -85,3 +85,36 @@ def test_an_unpaired_surrogate_is_replaced_and_the_message_kept():
     (message,) = parse(b'{"sender": "a\\udc00", "message": "hi \\ud800 there \\ud83d\\ude00"}')
     assert (message.sender_id, message.text) == ("a\ufffd", "hi \ufffd there \U0001F600")
     message.text.encode("utf-8")  # what the database and the logs need
+def typed(body: bytes, content_type: str):
+    return RestChannel(max_text_chars=100).parse(
+        WebhookRequest(method="POST", headers={"Content-Type": content_type}, query={}, body=body))
+
+
+@pytest.mark.parametrize("body, content_type", [
+    (b"sender=alice&message=hi", "application/x-www-form-urlencoded"),
+    (b"hi there", "text/plain; charset=utf-8"),
+    (b"--x\r\nContent-Disposition: form-data; name=\"message\"\r\n\r\nhi\r\n--x--", "multipart/form-data; boundary=x"),
+])
+def test_a_body_that_is_not_json_declared_as_another_type_gets_415_saying_what_to_send(body, content_type):
+    with pytest.raises(WebhookRejected) as rejected:
+        typed(body, content_type)
+    assert rejected.value.status == 415
+    assert "expects a JSON body (Content-Type: application/json)" in rejected.value.reason
+    assert content_type.split(";")[0] in rejected.value.reason
+
+
+@pytest.mark.parametrize("content_type", ["application/json", "application/json; charset=utf-8",
+                                          "application/vnd.api+json"])
+def test_malformed_json_declared_as_json_keeps_its_400(content_type):
+    with pytest.raises(WebhookRejected) as rejected:
+        typed(b"{not json", content_type)
+    assert (rejected.value.status, "malformed JSON" in rejected.value.reason) == (400, True)
+
+
+@pytest.mark.parametrize("content_type", [
+    "application/x-www-form-urlencoded",  # `curl -d '{...}'` without -H
+    "text/plain;charset=UTF-8",  # a browser's fetch() with a string body and no headers
+])
+def test_json_sent_with_another_type_is_accepted_as_rasa_does(content_type):
+    (message,) = typed(b'{"sender": "alice", "message": "hi"}', content_type)
+    assert (message.sender_id, message.text) == ("alice", "hi")

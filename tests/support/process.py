@@ -37,7 +37,9 @@ class ServiceProcess:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 300) -> ServiceProcess:
+    def start(self, timeout: float = 300, *, until: str = "ok") -> ServiceProcess:
+        """Start, and wait until /health's status is `until`: "ok" when the model is loaded
+        (tests expect answers), or "loading" to return as soon as the port accepts messages."""
         self._log = open(self.log_path, "ab")
         self.process = subprocess.Popen([sys.executable, "-m", "bot", self.command], cwd=PROJECT_DIR,
                                         env=self.env, stdout=self._log, stderr=subprocess.STDOUT)
@@ -46,7 +48,8 @@ class ServiceProcess:
             while time.monotonic() < deadline:
                 if self.process.poll() is not None:
                     raise RuntimeError(f"service exited with {self.process.returncode}:\n{self.log()}")
-                if self.health() is not None:
+                health = self.health()
+                if health is not None and health["status"] in (until, "ok"):
                     return self
                 time.sleep(0.2)
         except BaseException:
