@@ -12,7 +12,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from bot import metrics
-from bot.incoming_bounds import OutOfBounds, storable
+from bot.incoming_bounds import OutOfBounds, matchable, storable
 from bot.bus import CONSOLE_TOPIC, INBOX_TOPIC, Bus, processed_topic
 from bot.messages import IncomingMessage, StatusUpdate, utcnow
 from bot.ratelimit import RateLimiter
@@ -111,6 +111,7 @@ class Inbox:
         its own send (the platform answers the send, then reports delivery at once, while
         the outbox is still committing the message's platform id): receipts that match
         nothing are tried once more a little later, then ignored."""
+        updates = [u for u in map(matchable, updates) if u is not None]
         matched = await self._apply(updates)
         unmatched = [u for u, hit in zip(updates, matched) if not hit]
         if unmatched:

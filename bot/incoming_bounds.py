@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.messages import IncomingMessage
+from bot.messages import IncomingMessage, StatusUpdate
 
 # The columns they are stored in (InboxItem.platform_message_id, InboxItem.conversation_key,
 # Customer.external_id, Customer.display_name).
@@ -50,3 +50,11 @@ def storable(message: IncomingMessage) -> IncomingMessage:
     if data["sender_name"] is not None:
         data["sender_name"] = data["sender_name"][:MAX_SENDER_NAME]
     return IncomingMessage.from_json(data)
+
+
+def matchable(update: StatusUpdate) -> StatusUpdate | None:
+    """A receipt as it can be looked up: None for an id that no message of ours can have
+    (with a NUL, or too long for the column), which PostgreSQL would refuse to compare."""
+    if NUL in update.platform_message_id or len(update.platform_message_id) > MAX_MESSAGE_ID:
+        return None
+    return StatusUpdate(update.channel, update.platform_message_id, update.status, without_nul(update.error))

@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from bot.bus import LocalBus
 from bot.inbox import Inbox
-from bot.messages import IncomingMessage
+from bot.messages import IncomingMessage, StatusUpdate
 from bot.settings import Settings
 from bot.storage.models import InboxItem
 from bot.webhooks import channel_routes, rest_routes
@@ -96,3 +96,11 @@ async def test_a_platform_sender_id_too_long_is_skipped_with_a_warning(db, caplo
     (item,) = await stored(db)
     assert item.platform_message_id == "t2" and len(item.payload["sender_name"]) == 255
     assert any("sender id" in r.getMessage() for r in caplog.records if r.levelname == "WARNING")
+
+
+async def test_a_receipt_with_a_nul_or_an_overlong_id_matches_nothing_and_is_no_storage_error(db):
+    inbox = Inbox(db, LocalBus())
+    receipts = [StatusUpdate("whatsapp", "wamid.\u0000x", "delivered"),
+                StatusUpdate("whatsapp", "wamid.ok", "failed", error="bad\u0000"),
+                StatusUpdate("whatsapp", "w" * 100_000, "read")]
+    assert await inbox.record_statuses(receipts) == 0
