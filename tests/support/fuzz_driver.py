@@ -63,7 +63,8 @@ def rss_kb(pid: int) -> int:
     return 0
 
 
-async def fuzz_target(service: ServiceProcess, target: Target, count: int, seed: int, concurrency: int = 8) -> Report:
+async def fuzz_target(service: ServiceProcess, target: Target, count: int, seed: int, concurrency: int = 8,
+                      drain_timeout: float = 900) -> Report:
     report = Report(target.name)
     assert service.process is not None
     report.rss_before_kb = rss_kb(service.process.pid)
@@ -79,7 +80,7 @@ async def fuzz_target(service: ServiceProcess, target: Target, count: int, seed:
     report.seconds = time.monotonic() - started
     report.alive = service.process.poll() is None and service.health() is not None
     if report.alive:
-        await _drained(service)
+        await _drained(service, drain_timeout)
         report.answers_after = await answers_a_real_question(service.url, target.name)
         report.rss_after_kb = rss_kb(service.process.pid)
     report.crash_lines = _crash_lines(service.log_path, log_start)
