@@ -13,12 +13,14 @@ from typing import Any
 
 from bot.messages import IncomingMessage, StatusUpdate
 
-# The columns they are stored in (InboxItem.platform_message_id, InboxItem.conversation_key,
-# Customer.external_id, Customer.display_name).
+# The columns they are stored in (InboxItem.platform_message_id, Customer.external_id,
+# Customer.display_name, Message.client_id). The conversation key is also Rasa's sender id,
+# whose tracker store column (events.sender_id) takes 255, fewer than the inbox's 300.
 MAX_MESSAGE_ID = 255
-MAX_CONVERSATION_KEY = 300
+MAX_CONVERSATION_KEY = 255
 MAX_SENDER_ID = 255
 MAX_SENDER_NAME = 255
+MAX_CLIENT_ID = 255
 NUL, REPLACEMENT = "\x00", "\ufffd"
 
 
@@ -46,6 +48,9 @@ def storable(message: IncomingMessage) -> IncomingMessage:
         raise OutOfBounds(f"the sender id must be 1-{MAX_SENDER_ID} characters")
     if len(message.conversation_key) > MAX_CONVERSATION_KEY:
         raise OutOfBounds(f"the channel and sender id must be at most {MAX_CONVERSATION_KEY} characters together")
+    client_id = message.metadata.get("client_id")  # the web chat's; a REST client's metadata is its own
+    if client_id is not None and not (isinstance(client_id, str) and len(client_id) <= MAX_CLIENT_ID):
+        raise OutOfBounds(f"'metadata.client_id' must be a string of at most {MAX_CLIENT_ID} characters")
     data = without_nul(message.to_json())
     if data["sender_name"] is not None:
         data["sender_name"] = data["sender_name"][:MAX_SENDER_NAME]

@@ -104,3 +104,25 @@ async def test_a_receipt_with_a_nul_or_an_overlong_id_matches_nothing_and_is_no_
                 StatusUpdate("whatsapp", "wamid.ok", "failed", error="bad\u0000"),
                 StatusUpdate("whatsapp", "w" * 100_000, "read")]
     assert await inbox.record_statuses(receipts) == 0
+
+
+@pytest.mark.parametrize("metadata", [{"client_id": "c" * 256}, {"client_id": ["not", "a", "string"]}],
+                         ids=["long", "list"])
+async def test_a_rest_clients_metadata_client_id_that_cannot_be_stored_is_a_400(db, metadata):
+    """It became the history's client_id (255 characters): the worker failed on it for ever."""
+    body = json.dumps({"sender": "s1", "message": "hi", "metadata": metadata}).encode()
+    async with TestClient(TestServer(app_for(db))) as client:
+        answer = await client.post("/webhooks/rest/webhook", data=body, headers={"Content-Type": "application/json"})
+        assert answer.status == 400
+        assert "client_id" in (await answer.json())["error"]
+    assert await stored(db) == []
+
+
+async def test_a_conversation_key_longer_than_rasas_sender_id_column_is_refused(db):
+    """Rasa's tracker store keeps the conversation key in a 255-character column."""
+    inbox = Inbox(db, LocalBus())
+    message = IncomingMessage(channel="rest", sender_id="s" * 255, text="hi", message_id="m1",
+                              client_address="127.0.0.1")
+    with pytest.raises(WebhookRejected) as refused:
+        await inbox.accept([message], refuse_over_rate=True)
+    assert refused.value.status == 400
