@@ -185,6 +185,9 @@ class _Server(socketio.AsyncServer):
         return await super()._handle_eio_connect(eio_sid, environ)
 
     async def _handle_eio_message(self, eio_sid: str, data: Any) -> None:
+        if eio_sid in self._binary_packet and not isinstance(data, bytes):
+            # A packet announced binary attachments ("45-", "46-") and text came instead.
+            return await self._refuse(eio_sid, "text where a binary attachment was due")
         if isinstance(data, str) and eio_sid not in self._binary_packet:
             try:
                 packet = self.packet_class(encoded_packet=data)

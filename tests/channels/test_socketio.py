@@ -501,3 +501,20 @@ async def test_a_long_polling_packet_of_no_engineio_type_is_a_400_without_an_err
             break
         await asyncio.sleep(0.05)
     assert [i.payload["text"] for i in await stored(db)] == ["still there?"]
+
+
+async def test_text_where_a_binary_attachment_is_due_closes_the_connection_without_an_error_logged(transport,
+                                                                                                caplog):
+    """python-socketio raised "Unexpected binary attachment", logged with its traceback, and the
+    connection stayed open with no answer to anything after (found by `make fuzz`)."""
+    channel, widget, db = transport
+    async with aiohttp.ClientSession() as http:
+        async with http.ws_connect(f"{widget.url}?EIO=4&transport=websocket") as ws:
+            assert (await ws.receive_str(timeout=10)).startswith("0")
+            await ws.send_str("40")
+            assert (await ws.receive_str(timeout=10)).startswith("40")
+            await ws.send_str('451-["user_uttered",{"_placeholder":true,"num":0}]')
+            await ws.send_str('421["session_request",{}]')
+            while (answer := await ws.receive(timeout=10)).type == aiohttp.WSMsgType.TEXT and answer.data != "1":
+                assert answer.data == "2"
+    assert [r.getMessage() for r in caplog.records if r.levelname in ("ERROR", "CRITICAL")] == []

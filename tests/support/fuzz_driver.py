@@ -163,11 +163,13 @@ async def _webchat_worker(http: aiohttp.ClientSession, url: str, target: Target,
             await ws.close()
 
 
-async def _webchat_answer(ws) -> str:
+async def _webchat_answer(ws, within: float = 60) -> str:
+    deadline = time.monotonic() + within  # the bot's replies meanwhile must not extend it
     while True:
         try:
-            frame = await ws.receive(timeout=60)
+            frame = await ws.receive(timeout=max(0.1, deadline - time.monotonic()))
         except asyncio.TimeoutError:
+            await ws.close()
             return "no answer"
         if frame.type != aiohttp.WSMsgType.TEXT:
             return "connection lost"
@@ -215,12 +217,15 @@ async def _socketio_connect(http: aiohttp.ClientSession, url: str):
     return ws
 
 
-async def _socketio_answer(ws, ack: int) -> str:
+async def _socketio_answer(ws, ack: int, within: float = 60) -> str:
+    # One deadline for the answer: Engine.IO's pings, answered meanwhile, must not extend it.
+    deadline = time.monotonic() + within
     errors = 0
     while True:
         try:
-            frame = await ws.receive(timeout=60)
+            frame = await ws.receive(timeout=max(0.1, deadline - time.monotonic()))
         except asyncio.TimeoutError:
+            await ws.close()
             return "no answer"
         if frame.type != aiohttp.WSMsgType.TEXT:
             return "closed"
