@@ -195,6 +195,8 @@ class _Server(socketio.AsyncServer):
                 return await self._refuse(eio_sid, f"an unreadable packet ({type(error).__name__})")
             if packet.packet_type not in range(len(socketio.packet.packet_names)):
                 return await self._refuse(eio_sid, "a packet of no Socket.IO type")
+            if packet.packet_type == socketio.packet.CONNECT_ERROR:  # only ever sent by servers
+                return await self._refuse(eio_sid, "a connect-error packet from a client")
             if packet.packet_type == socketio.packet.EVENT and not (
                     isinstance(packet.data, list) and packet.data and isinstance(packet.data[0], str)):
                 return await self._refuse(eio_sid, "an event packet without an event name")

@@ -454,6 +454,8 @@ def test_an_unpaired_surrogate_is_replaced_and_the_message_kept():
     '42[{"event": "as an object"}]', "42null", '47["x"]', "49", "x[\"user_uttered\"]", '-1["session_request"]',
     # Engine.IO packet types python-engineio has no name for.
     "7", '8{"a": 1}', "9probe",
+    # A Socket.IO connect-error, which only servers send.
+    '44{"message": "no"}',
 ])
 async def test_a_frame_no_socketio_client_sends_closes_the_connection_without_an_error_logged(transport, frame,
                                                                                             caplog):
