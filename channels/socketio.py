@@ -188,6 +188,8 @@ class _Server(socketio.AsyncServer):
         if eio_sid in self._binary_packet and not isinstance(data, bytes):
             # A packet announced binary attachments ("45-", "46-") and text came instead.
             return await self._refuse(eio_sid, "text where a binary attachment was due")
+        if eio_sid not in self._binary_packet and not isinstance(data, str):
+            return await self._refuse(eio_sid, "binary data where no attachment was due")
         if isinstance(data, str) and eio_sid not in self._binary_packet:
             try:
                 packet = self.packet_class(encoded_packet=data)

@@ -520,3 +520,18 @@ async def test_text_where_a_binary_attachment_is_due_closes_the_connection_witho
             while (answer := await ws.receive(timeout=10)).type == aiohttp.WSMsgType.TEXT and answer.data != "1":
                 assert answer.data == "2"
     assert [r.getMessage() for r in caplog.records if r.levelname in ("ERROR", "CRITICAL")] == []
+
+
+async def test_binary_data_where_no_attachment_is_due_closes_the_connection_without_an_error_logged(transport,
+                                                                                                 caplog):
+    """python-socketio read it as a packet and raised "Unknown packet type" (found by `make fuzz`)."""
+    channel, widget, db = transport
+    async with aiohttp.ClientSession() as http:
+        async with http.ws_connect(f"{widget.url}?EIO=4&transport=websocket") as ws:
+            assert (await ws.receive_str(timeout=10)).startswith("0")
+            await ws.send_str("40")
+            assert (await ws.receive_str(timeout=10)).startswith("40")
+            await ws.send_bytes(b"\x09\xff not a packet")
+            while (answer := await ws.receive(timeout=10)).type == aiohttp.WSMsgType.TEXT and answer.data != "1":
+                assert answer.data == "2"
+    assert [r.getMessage() for r in caplog.records if r.levelname in ("ERROR", "CRITICAL")] == []
