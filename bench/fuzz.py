@@ -3,8 +3,10 @@
 For each webhook (Messenger, Instagram, WhatsApp, X, Telegram, REST) and the web chat's
 and socket.io's WebSocket frames: FUZZ_COUNT (10,000) bodies from tests/support/fuzz.py,
 FUZZ_SEED (1) picks them, FUZZ_TARGETS (all) names some. The service is `bot run` on
-SQLite with the cached demo model, its platform APIs faked on loopback. Prints per target
-the requests, the answers by status, the 5xx, the service's RSS before and after, and
+SQLite with the cached demo model, its platform APIs faked on loopback; `--postgres` (or
+FUZZ_DATABASE=postgres) runs it on a new database of the PostgreSQL at 127.0.0.1:5432,
+dropped afterwards, which refuses NUL characters and over-long ids. Prints per target the
+requests, the answers by status, the 5xx, the service's RSS before and after, and
 whether a real question still gets a real answer; exits 1 if any target failed (a 5xx, a
 connection dropped, a traceback in the service's log, a dead or unanswering service).
 """
@@ -12,6 +14,7 @@ connection dropped, a traceback in the service's log, a dead or unanswering serv
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import sys
 import tempfile
@@ -25,11 +28,13 @@ from tests.support.fuzz import TARGETS, service_settings
 from tests.support.fuzz_driver import Report, fuzz_target
 from tests.support.model import cached_model
 from tests.support.process import ServiceProcess
+from tests.support.services import fresh_postgres_database
 
 COUNT = int(os.environ.get("FUZZ_COUNT", "10000"))
 SEED = int(os.environ.get("FUZZ_SEED", "1"))
 CONCURRENCY = int(os.environ.get("FUZZ_CONCURRENCY", "8"))
 NAMES = [n for n in os.environ.get("FUZZ_TARGETS", "").split(",") if n]
+POSTGRES = "--postgres" in sys.argv[1:] or os.environ.get("FUZZ_DATABASE", "sqlite") == "postgres"
 RESULTS = Path(__file__).resolve().parent / "results.md"
 # The heading of the section of bench/results.md that `make fuzz` writes.
 FUZZING_HEADING = "## Fuzzing"
@@ -39,8 +44,8 @@ def log(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 
 
-def service_env(fake_api_url: str, database: Path) -> dict[str, str]:
-    return {"DATABASE_URL": f"sqlite+aiosqlite:///{database}", "MODEL_PATH": str(cached_model()),
+def service_env(fake_api_url: str, database_url: str) -> dict[str, str]:
+    return {"DATABASE_URL": database_url, "MODEL_PATH": str(cached_model()),
             "CONSOLE_FIRST_ADMIN": "false", "POLL_INTERVAL": "0.2", **service_settings(fake_api_url)}
 
 
@@ -57,11 +62,19 @@ def table(reports: list[Report]) -> str:
 
 
 async def main() -> int:
+    with contextlib.ExitStack() as stack:
+        workdir = Path(tempfile.mkdtemp(prefix="fuzz-"))
+        database_url = (stack.enter_context(fresh_postgres_database()) if POSTGRES
+                        else f"sqlite+aiosqlite:///{workdir / 'assistant.db'}")
+        return await fuzz(database_url, workdir)
+
+
+async def fuzz(database_url: str, workdir: Path) -> int:
     targets = [t for t in TARGETS if not NAMES or t.name in NAMES]
+    backend = "PostgreSQL" if database_url.startswith("postgresql") else "SQLite"
     fake = FakePlatform().start()
-    database = Path(tempfile.mkdtemp(prefix="fuzz-")) / "assistant.db"
-    env = service_env(fake.url, database)
-    service = ServiceProcess(env, log_path=database.with_name("service.log"))
+    env = service_env(fake.url, database_url)
+    service = ServiceProcess(env, log_path=workdir / "service.log")
     log(f"starting `bot run` (log: {service.log_path}); settings that differ from the defaults:")
     for key, value in sorted(env.items()):
         log(f"  {key}={value}")
@@ -84,8 +97,9 @@ async def main() -> int:
         fake.stop()
     failed = [r.target for r in reports if not r.ok] + [t.name for t in targets[len(reports):]]
     section = "\n".join([
-        f"{FUZZING_HEADING} ({datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC)", "",
-        f"`make fuzz`: {COUNT} bodies a target, seed {SEED}, {CONCURRENCY} in flight, `bot run` on SQLite; "
+        f"{FUZZING_HEADING}{' on PostgreSQL' if backend == 'PostgreSQL' else ''} "
+        f"({datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC)", "",
+        f"`make fuzz`: {COUNT} bodies a target, seed {SEED}, {CONCURRENCY} in flight, `bot run` on {backend}; "
         f"{time.monotonic() - started:.0f} s in all; load average at the end: "
         f"{', '.join(f'{x:.1f}' for x in os.getloadavg())}. Settings that differ from the defaults: "
         + ", ".join(f"`{k}={v}`" for k, v in sorted(env.items()) if k not in ("DATABASE_URL", "MODEL_PATH")) + ".", "",
@@ -94,7 +108,8 @@ async def main() -> int:
     ])
     print(section)
     if not NAMES and COUNT >= 10_000:  # a full run is the one worth keeping
-        write_section(RESULTS, "fuzz", section, legacy_heading=FUZZING_HEADING)
+        write_section(RESULTS, "fuzz-postgres" if backend == "PostgreSQL" else "fuzz", section,
+                      legacy_heading=None if backend == "PostgreSQL" else FUZZING_HEADING)
     return 1 if failed else 0
 
 

@@ -12,6 +12,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from bot import metrics
+from bot.incoming_bounds import OutOfBounds, matchable, storable
 from bot.bus import CONSOLE_TOPIC, INBOX_TOPIC, Bus, processed_topic
 from bot.messages import IncomingMessage, StatusUpdate, utcnow
 from bot.ratelimit import RateLimiter
@@ -20,6 +21,7 @@ from bot.storage import inbox as store
 from bot.storage.database import Database
 from bot.storage.inbox import Accepted
 from bot.storage.models import Message
+from channels.base import WebhookRejected
 
 logger = logging.getLogger(__name__)
 
@@ -66,7 +68,11 @@ class Inbox:
         must get 200) the message is stored now and deferred to its sender's next slot.
         A client address over its rate is always refused (RateLimited): only the open
         channels carry one, and their clients can be told.
+        A message that cannot be stored as it is (bot/incoming_bounds.py) is refused with
+        WebhookRejected (400) on an open channel; a platform's is skipped and logged, and
+        the rest of its delivery stored: the platform would resend the same event for ever.
         """
+        messages = _storable(messages)
         now = self.clock()
         not_before: list[datetime | None] | None = None
         if self.address_limiter is not None:
@@ -105,6 +111,7 @@ class Inbox:
         its own send (the platform answers the send, then reports delivery at once, while
         the outbox is still committing the message's platform id): receipts that match
         nothing are tried once more a little later, then ignored."""
+        updates = [u for u in map(matchable, updates) if u is not None]
         matched = await self._apply(updates)
         unmatched = [u for u, hit in zip(updates, matched) if not hit]
         if unmatched:
@@ -163,3 +170,16 @@ class Inbox:
             if mark_delivered:
                 return await history.deliver_in_band(session, inbox_id)
             return await history.replies_to(session, inbox_id)
+
+
+def _storable(messages: list[IncomingMessage]) -> list[IncomingMessage]:
+    kept = []
+    for message in messages:
+        try:
+            kept.append(storable(message))
+        except OutOfBounds as error:
+            if message.client_address is not None:  # an open channel's client, which can be told
+                raise WebhookRejected(400, str(error)) from error
+            logger.warning("%s: skipped an event that cannot be stored (%s); message id %r, sender %r",
+                           message.channel, error, message.message_id[:80], message.sender_id[:80])
+    return kept

@@ -121,7 +121,9 @@ def obj(value: Any) -> dict:
 
 
 def _sender(event: dict) -> str:
-    return str(obj(event.get("sender")).get("id") or "")
+    # An id is a string or a number; anything else ("[{...}]" once str()-ed) is no sender.
+    sender = obj(event.get("sender")).get("id")
+    return str(sender) if isinstance(sender, (str, int)) and not isinstance(sender, bool) else ""
 
 
 def _rasa_payload(payload: Any) -> str | None:

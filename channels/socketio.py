@@ -18,6 +18,7 @@ import re
 import uuid
 from typing import Any
 
+import engineio
 import jwt
 import socketio
 from socketio.exceptions import ConnectionRefusedError as Refused
@@ -175,7 +176,20 @@ class _Server(socketio.AsyncServer):
     name that is not a string), and Engine.IO logs each as an error with its traceback: any
     client could fill the log. Such a client speaks no Socket.IO; it is disconnected."""
 
+    async def _handle_eio_connect(self, eio_sid: str, environ: dict) -> Any:
+        # The Engine.IO socket exists (python-engineio made it just before this event) and has
+        # read nothing yet: from here on its packets pass _Socket's check first.
+        socket = self.eio.sockets.get(eio_sid)
+        if type(socket) is engineio.async_socket.AsyncSocket:
+            socket.__class__ = _Socket
+        return await super()._handle_eio_connect(eio_sid, environ)
+
     async def _handle_eio_message(self, eio_sid: str, data: Any) -> None:
+        if eio_sid in self._binary_packet and not isinstance(data, bytes):
+            # A packet announced binary attachments ("45-", "46-") and text came instead.
+            return await self._refuse(eio_sid, "text where a binary attachment was due")
+        if eio_sid not in self._binary_packet and not isinstance(data, str):
+            return await self._refuse(eio_sid, "binary data where no attachment was due")
         if isinstance(data, str) and eio_sid not in self._binary_packet:
             try:
                 packet = self.packet_class(encoded_packet=data)
@@ -183,6 +197,8 @@ class _Server(socketio.AsyncServer):
                 return await self._refuse(eio_sid, f"an unreadable packet ({type(error).__name__})")
             if packet.packet_type not in range(len(socketio.packet.packet_names)):
                 return await self._refuse(eio_sid, "a packet of no Socket.IO type")
+            if packet.packet_type == socketio.packet.CONNECT_ERROR:  # only ever sent by servers
+                return await self._refuse(eio_sid, "a connect-error packet from a client")
             if packet.packet_type == socketio.packet.EVENT and not (
                     isinstance(packet.data, list) and packet.data and isinstance(packet.data[0], str)):
                 return await self._refuse(eio_sid, "an event packet without an event name")
@@ -191,6 +207,21 @@ class _Server(socketio.AsyncServer):
     async def _refuse(self, eio_sid: str, reason: str) -> None:
         logger.info("socketio: %s; disconnecting the client", reason)
         await self.eio.disconnect(eio_sid)
+
+
+class _Socket(engineio.async_socket.AsyncSocket):
+    """python-engineio decodes any digit as a packet type, then raises IndexError on the
+    ones it has no name for (7, 8, 9) and logs "Unknown receive error" with its traceback:
+    any client could fill the log. A client that sends one speaks no Engine.IO: it is told
+    to go (Engine.IO's close), and the packet raises the error python-engineio expects of
+    an unknown packet (ignored on a WebSocket, a 400 on a long-polling POST)."""
+
+    async def receive(self, pkt: engineio.packet.Packet) -> None:
+        if pkt.packet_type not in range(len(engineio.packet.packet_names)):
+            logger.info("socketio: an Engine.IO packet of no known type; disconnecting the client")
+            await self.close(wait=False, reason=self.server.reason.TRANSPORT_ERROR)
+            raise engineio.exceptions.UnknownPacketError()
+        await super().receive(pkt)
 
 
 class _BrokenOff(web.StreamResponse):

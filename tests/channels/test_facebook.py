@@ -786,3 +786,14 @@ async def test_a_long_reply_whose_second_part_fails_once_reaches_the_customer_on
 def test_a_field_of_the_wrong_type_is_read_as_absent(name, path, value):
     body = with_value("facebook", name, path, value)
     assert well_typed(channel_for(facebook.PLATFORM).parse(post_request(body, signed(body))))
+
+
+@pytest.mark.parametrize("sender", [[{"id": "1"}], {"id": "1"}, True, None])
+@pytest.mark.parametrize("fixture", ["message_text", "postback"])
+def test_a_sender_id_that_is_no_string_or_number_is_no_sender(fixture, sender):
+    """str() made "[{'id': '1'}]" a customer (found by `make fuzz`)."""
+    delivery = json.loads((FIXTURES / "facebook" / f"{fixture}.json").read_text())
+    delivery["entry"][0]["messaging"][0]["sender"]["id"] = sender
+    body = json.dumps(delivery).encode()
+    parsed = channel_for(facebook.PLATFORM).parse(post_request(body, signed(body)))
+    assert [p for p in parsed if isinstance(p, IncomingMessage)] == []

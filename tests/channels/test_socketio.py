@@ -452,6 +452,10 @@ def test_an_unpaired_surrogate_is_replaced_and_the_message_kept():
 @pytest.mark.parametrize("frame", [
     '42["user_uttered", {"message": "unterminated', "421" + "9" * 5000, '42{"not": "an event"}', "42[]",
     '42[{"event": "as an object"}]', "42null", '47["x"]', "49", "x[\"user_uttered\"]", '-1["session_request"]',
+    # Engine.IO packet types python-engineio has no name for.
+    "7", '8{"a": 1}', "9probe",
+    # A Socket.IO connect-error, which only servers send.
+    '44{"message": "no"}',
 ])
 async def test_a_frame_no_socketio_client_sends_closes_the_connection_without_an_error_logged(transport, frame,
                                                                                             caplog):
@@ -476,3 +480,58 @@ async def test_a_frame_no_socketio_client_sends_closes_the_connection_without_an
             break
         await asyncio.sleep(0.05)
     assert [i.payload["text"] for i in await stored(db)] == ["still there?"]
+
+
+@pytest.mark.parametrize("packet", ["7", "8", '9["user_uttered"]'])
+async def test_a_long_polling_packet_of_no_engineio_type_is_a_400_without_an_error_logged(transport, packet,
+                                                                                        caplog):
+    """Sent by long-polling POST, python-engineio logged these as "post request handler
+    error" with a traceback and answered 200 (found by `make fuzz`)."""
+    channel, widget, db = transport
+    async with aiohttp.ClientSession() as http:
+        async with http.get(widget.url, params={"EIO": "4", "transport": "polling"}) as opened:
+            sid = json.loads((await opened.text())[1:])["sid"]
+        async with http.post(widget.url, params={"EIO": "4", "transport": "polling", "sid": sid},
+                             data=packet) as answer:
+            assert answer.status == 400
+    assert [r.getMessage() for r in caplog.records if r.levelname in ("ERROR", "CRITICAL")] == []
+    client = await widget()
+    session = await client.session()
+    await client.say(session, "still there?")
+    for _ in range(100):
+        if await stored(db):
+            break
+        await asyncio.sleep(0.05)
+    assert [i.payload["text"] for i in await stored(db)] == ["still there?"]
+
+
+async def test_text_where_a_binary_attachment_is_due_closes_the_connection_without_an_error_logged(transport,
+                                                                                                caplog):
+    """python-socketio raised "Unexpected binary attachment", logged with its traceback, and the
+    connection stayed open with no answer to anything after (found by `make fuzz`)."""
+    channel, widget, db = transport
+    async with aiohttp.ClientSession() as http:
+        async with http.ws_connect(f"{widget.url}?EIO=4&transport=websocket") as ws:
+            assert (await ws.receive_str(timeout=10)).startswith("0")
+            await ws.send_str("40")
+            assert (await ws.receive_str(timeout=10)).startswith("40")
+            await ws.send_str('451-["user_uttered",{"_placeholder":true,"num":0}]')
+            await ws.send_str('421["session_request",{}]')
+            while (answer := await ws.receive(timeout=10)).type == aiohttp.WSMsgType.TEXT and answer.data != "1":
+                assert answer.data == "2"
+    assert [r.getMessage() for r in caplog.records if r.levelname in ("ERROR", "CRITICAL")] == []
+
+
+async def test_binary_data_where_no_attachment_is_due_closes_the_connection_without_an_error_logged(transport,
+                                                                                                 caplog):
+    """python-socketio read it as a packet and raised "Unknown packet type" (found by `make fuzz`)."""
+    channel, widget, db = transport
+    async with aiohttp.ClientSession() as http:
+        async with http.ws_connect(f"{widget.url}?EIO=4&transport=websocket") as ws:
+            assert (await ws.receive_str(timeout=10)).startswith("0")
+            await ws.send_str("40")
+            assert (await ws.receive_str(timeout=10)).startswith("40")
+            await ws.send_bytes(b"\x09\xff not a packet")
+            while (answer := await ws.receive(timeout=10)).type == aiohttp.WSMsgType.TEXT and answer.data != "1":
+                assert answer.data == "2"
+    assert [r.getMessage() for r in caplog.records if r.levelname in ("ERROR", "CRITICAL")] == []

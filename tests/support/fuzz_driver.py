@@ -63,7 +63,8 @@ def rss_kb(pid: int) -> int:
     return 0
 
 
-async def fuzz_target(service: ServiceProcess, target: Target, count: int, seed: int, concurrency: int = 8) -> Report:
+async def fuzz_target(service: ServiceProcess, target: Target, count: int, seed: int, concurrency: int = 8,
+                      drain_timeout: float = 900) -> Report:
     report = Report(target.name)
     assert service.process is not None
     report.rss_before_kb = rss_kb(service.process.pid)
@@ -79,7 +80,7 @@ async def fuzz_target(service: ServiceProcess, target: Target, count: int, seed:
     report.seconds = time.monotonic() - started
     report.alive = service.process.poll() is None and service.health() is not None
     if report.alive:
-        await _drained(service)
+        await _drained(service, drain_timeout)
         report.answers_after = await answers_a_real_question(service.url, target.name)
         report.rss_after_kb = rss_kb(service.process.pid)
     report.crash_lines = _crash_lines(service.log_path, log_start)
@@ -162,11 +163,13 @@ async def _webchat_worker(http: aiohttp.ClientSession, url: str, target: Target,
             await ws.close()
 
 
-async def _webchat_answer(ws) -> str:
+async def _webchat_answer(ws, within: float = 60) -> str:
+    deadline = time.monotonic() + within  # the bot's replies meanwhile must not extend it
     while True:
         try:
-            frame = await ws.receive(timeout=60)
+            frame = await ws.receive(timeout=max(0.1, deadline - time.monotonic()))
         except asyncio.TimeoutError:
+            await ws.close()
             return "no answer"
         if frame.type != aiohttp.WSMsgType.TEXT:
             return "connection lost"
@@ -214,12 +217,15 @@ async def _socketio_connect(http: aiohttp.ClientSession, url: str):
     return ws
 
 
-async def _socketio_answer(ws, ack: int) -> str:
+async def _socketio_answer(ws, ack: int, within: float = 60) -> str:
+    # One deadline for the answer: Engine.IO's pings, answered meanwhile, must not extend it.
+    deadline = time.monotonic() + within
     errors = 0
     while True:
         try:
-            frame = await ws.receive(timeout=60)
+            frame = await ws.receive(timeout=max(0.1, deadline - time.monotonic()))
         except asyncio.TimeoutError:
+            await ws.close()
             return "no answer"
         if frame.type != aiohttp.WSMsgType.TEXT:
             return "closed"
