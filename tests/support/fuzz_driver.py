@@ -20,6 +20,7 @@ from pathlib import Path
 
 import aiohttp
 
+from bot.settings import Settings
 from tests.support.client import responses
 from tests.support.fuzz import Generator, Target
 from tests.support.process import ServiceProcess
@@ -54,6 +55,8 @@ class Report:
 
 # Answers that mean the service failed the caller, whatever the protocol.
 FAILED_KINDS = {"connection lost", "no answer"}
+# The web chat's frame limit under the fuzzer's settings (MAX_BODY_BYTES, not changed there).
+MAX_FRAME_BYTES = Settings.max_body_bytes
 
 
 def rss_kb(pid: int) -> int:
@@ -157,7 +160,10 @@ async def _webchat_worker(http: aiohttp.ClientSession, url: str, target: Target,
                 await ws.close()
                 continue
             await ws.send_str(text)
-            report.answers[await _webchat_answer(ws)] += 1
+            answer = await _webchat_answer(ws)
+            if answer == "closed 1009" and len(text.encode("utf-8")) <= MAX_FRAME_BYTES:
+                answer = "connection lost"  # "too big" is the answer only to a frame over the limit
+            report.answers[answer] += 1
     finally:
         if ws is not None:
             await ws.close()
@@ -172,7 +178,8 @@ async def _webchat_answer(ws, within: float = 60) -> str:
             await ws.close()
             return "no answer"
         if frame.type != aiohttp.WSMsgType.TEXT:
-            return "connection lost"
+            # A frame over MAX_BODY_BYTES is refused by closing with 1009 ("message too big").
+            return "closed 1009" if ws.close_code == 1009 else "connection lost"
         kind = json.loads(frame.data).get("type")
         if kind in ("ack", "error"):
             return kind  # the bot's replies ("message") may arrive before or after
