@@ -12,7 +12,7 @@ from playwright.async_api import expect
 from tests.browser.test_console import HUMAN, log_in
 from tests.conftest import service_env
 from tests.support.browser import new_page
-from tests.support.client import cli, new_sender, say
+from tests.support.client import add_account as piped_account, cli, new_sender, say
 from tests.support.process import ServiceProcess
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(900)]
@@ -29,9 +29,7 @@ def privacy_service(model, tmp_path_factory) -> Iterator[ServiceProcess]:
 
 
 def admin(service, name: str) -> str:
-    result = cli(service.env["DATABASE_URL"], "users", "add", name, "--role", "admin")
-    assert result.returncode == 0, result.stderr
-    return re.search(r"with password: (\S+)", result.stdout).group(1)
+    return piped_account(service.env["DATABASE_URL"], name, "admin")
 
 
 async def test_an_admin_downloads_erases_and_reads_the_audit_trail(browser, privacy_service):

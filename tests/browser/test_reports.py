@@ -20,7 +20,7 @@ from bot.storage.migrate import upgrade
 from tests.browser.test_console import client, login_over_http
 from tests.conftest import service_env
 from tests.support.browser import new_page
-from tests.support.client import cli, is_response, new_sender, say
+from tests.support.client import add_account as piped_account, cli, is_response, new_sender, say
 from tests.support.process import ServiceProcess
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(900)]
@@ -49,9 +49,7 @@ async def log_in(page, service: ServiceProcess, name: str, password: str) -> Non
 
 
 def add_account(service: ServiceProcess, name: str, role: str) -> str:
-    result = cli(service.env["DATABASE_URL"], "users", "add", name, "--role", role)
-    assert result.returncode == 0, result.stderr
-    return re.search(r"with password: (\S+)", result.stdout).group(1)
+    return piped_account(service.env["DATABASE_URL"], name, role)
 
 
 async def csrf_of(http: aiohttp.ClientSession, url: str) -> str:

@@ -14,7 +14,7 @@ from playwright.async_api import expect
 from tests.channels.test_facebook import SETTINGS, GraphAnswers, comment_body, deliver, new_id
 from tests.conftest import service_env
 from tests.support.browser import new_page
-from tests.support.client import cli
+from tests.support.client import add_account as piped_account, cli
 from tests.support.fake_platform import FakePlatform
 from tests.support.process import ServiceProcess
 
@@ -42,9 +42,7 @@ def watched_service(model, tmp_path_factory) -> Iterator[ServiceProcess]:
 def people(watched_service) -> dict[str, str]:
     passwords = {}
     for name, role in (("sue", "supervisor"), ("ann", "agent")):
-        result = cli(watched_service.env["DATABASE_URL"], "users", "add", name, "--role", role)
-        assert result.returncode == 0, result.stderr
-        passwords[name] = re.search(r"with password: (\S+)", result.stdout).group(1)
+        passwords[name] = piped_account(watched_service.env["DATABASE_URL"], name, role)
     return passwords
 
 

@@ -18,7 +18,7 @@ from bot.settings import Settings
 from channels.base import Delivery, WebhookRejected, WebhookRequest
 from channels.callback import CallbackChannel
 from channels.registry import build_platform_channels
-from tests.support.client import cli, cli_json, new_sender, responses, say
+from tests.support.client import add_account as piped_account, cli, cli_json, new_sender, responses, say
 from tests.support.fake_platform import FakePlatform, Scripted
 from tests.support.payloads import FIXTURES, expected, fixture_names, normalised, payload
 
@@ -170,8 +170,7 @@ async def test_a_failing_callback_url_is_retried_until_it_takes_the_reply(servic
 @pytest.mark.slow
 async def test_an_agent_reply_reaches_a_callback_customer_but_not_a_rest_one(service, hook):
     database = service.env["DATABASE_URL"]
-    created = await asyncio.to_thread(cli, database, "users", "add", "cleo", "--role", "agent")
-    password = re.search(r"with password: (\S+)", created.stdout).group(1)
+    password = await asyncio.to_thread(piped_account, database, "cleo", "agent")
     app_customer, rest_customer = new_sender("app"), new_sender("rest")
     await write(service, app_customer, "I want to talk to a human")
     await say(service.url, rest_customer, "I want to talk to a human")

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 
 from bot.settings import PROJECT_DIR, Settings, endpoint_variables
 from bot.storage.models import Base
-from tests.support.client import cli, cli_json, is_response, say
+from tests.support.client import add_account as piped_account, cli, cli_json, is_response, say
 
 pytestmark = pytest.mark.slow
 
@@ -95,9 +95,7 @@ class Console:
 
 
 def admin(service, name: str) -> str:
-    result = cli(service.env["DATABASE_URL"], "users", "add", name, "--role", "admin")
-    assert result.returncode == 0, result.stderr
-    return re.search(r"with password: (\S+)", result.stdout).group(1)
+    return piped_account(service.env["DATABASE_URL"], name, "admin")
 
 
 async def webchat(service, sender: str, text: str) -> None:
@@ -207,9 +205,7 @@ async def test_erasing_asks_to_type_the_sender_again(service):
 
 
 def account(service, name: str, role: str) -> str:
-    result = cli(service.env["DATABASE_URL"], "users", "add", name, "--role", role)
-    assert result.returncode == 0, result.stderr
-    return re.search(r"with password: (\S+)", result.stdout).group(1)
+    return piped_account(service.env["DATABASE_URL"], name, role)
 
 
 def jar() -> aiohttp.ClientSession:
