@@ -35,8 +35,8 @@ async def test_messages_flow_through_a_model_swap(model, tmp_path):
     database_url = f"sqlite+aiosqlite:///{tmp_path / 'assistant.db'}"
     service = ServiceProcess({"DATABASE_URL": database_url, "MODELS_DIR": str(models), "MODEL_POLL_INTERVAL": "0.3",
                               "POLL_INTERVAL": "0.2", "DEMO_ORDERS": "false",
-                              # A stream as fast as answers come: no per-sender rate limit here.
-                              "SENDER_RATE_PER_MINUTE": "0"}).start()
+                              # A stream as fast as answers come, from one address: no rate limits here.
+                              "SENDER_RATE_PER_MINUTE": "0", "ADDRESS_RATE_PER_MINUTE": "0"}).start()
     try:
         pid = service.process.pid
         assert service.health()["model"] == "demo-v1.tar.gz"
