@@ -22,7 +22,7 @@ def test_the_flows_of_an_intent_are_its_rules_and_stories_as_written(demo_copy: 
     story = next(f for f in flows if f.name == "greet then track an order")
     assert story.file == "stories.yml"
     assert story.yaml.startswith("- story: greet then track an order\n  steps:\n  - intent: greet\n")
-    assert 'order_number: "482913"' in story.yaml and not story.yaml.endswith("\n\n")
+    assert "  - active_loop: order_status_form" in story.yaml and not story.yaml.endswith("\n\n")
     assert [f.name for f in flows_for_intent(demo_copy, "opening_hours") if f.kind == "rule"] == ["opening hours"]
 
 
