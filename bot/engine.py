@@ -58,6 +58,9 @@ class Turn:
     intent_ranking: list[dict[str, Any]] = field(default_factory=list)
 
 
+_HIDDEN = "\ue000{"
+
+
 def read_endpoints(path: Path, variables: Mapping[str, str]) -> dict[str, dict[str, Any]]:
     """endpoints.yml with `${VAR}` filled from `variables`; a section whose type or url
     comes out empty is switched off, so one file serves SQLite and PostgreSQL/Redis.
@@ -75,14 +78,16 @@ def read_endpoints(path: Path, variables: Mapping[str, str]) -> dict[str, dict[s
 
     def filled(node: Any) -> Any:
         if isinstance(node, str):
-            return _VARIABLE.sub(fill, node)
+            return _VARIABLE.sub(fill, node.replace(_HIDDEN, "${"))
         if isinstance(node, dict):
             return {key: filled(value) for key, value in node.items()}
         if isinstance(node, list):
             return [filled(item) for item in node]
         return node
 
-    data = filled(YAML(typ="safe").load(path.read_text()) or {})
+    # Hidden while parsing: once rasa is imported, its resolver expands `${VAR}` from the
+    # process environment itself, and fails on a name the environment lacks.
+    data = filled(YAML(typ="safe").load(path.read_text().replace("${", _HIDDEN)) or {})
     return {
         name: {k: v for k, v in section.items() if v not in ("", None)}
         for name, section in data.items()
