@@ -52,7 +52,7 @@ def console_routes(db: Database, bus: Bus, settings: Settings, templates: Enviro
                            settings.brand_name, trusted_proxies),
               *api_routes(db, desk), *live_routes(bus, desk, storage), *training_api_routes(db, settings),
               *models_routes(models, bus, storage), *reports_routes(db, settings, clock),
-              *privacy_routes(db, settings), *reputation_routes(db, bus, settings, templates, clock)]
+              *privacy_routes(db, settings), *reputation_routes(db, bus, storage, settings, templates, clock)]
     return [web.get(PREFIX, home),
             *(web.route(r.method, PREFIX + r.path, with_sessions(storage, r.handler)) for r in routes)]
 

@@ -17,8 +17,8 @@ from jinja2 import Environment
 
 from bot.bus import ALERTS_TOPIC, Bus
 from bot.console.auth import SUPERVISOR_ROLES
-from bot.console.live import REFRESH_SECONDS, refusal, serve_socket
-from bot.console.sessions import csrf_token, identity, login_required
+from bot.console.live import REFRESH_SECONDS, Alive, SessionEnded, checked, refusal, serve_socket, session_check
+from bot.console.sessions import DatabaseStorage, csrf_token, identity, login_required
 from bot.console.views import nav_items
 from bot.reputation import charts
 from bot.reputation.watch import NEGATIVE_SPIKE, QUEUE_OVERLOAD, VOLUME_SPIKE
@@ -45,8 +45,8 @@ def alert_json(alert: Alert, posts: int = 5) -> dict[str, Any]:
             "webhook_status": alert.webhook_status}
 
 
-def reputation_routes(db: Database, bus: Bus, settings: Settings, templates: Environment,
-                      clock: Callable[[], datetime]) -> list[web.RouteDef]:
+def reputation_routes(db: Database, bus: Bus, storage: DatabaseStorage, settings: Settings,
+                      templates: Environment, clock: Callable[[], datetime]) -> list[web.RouteDef]:
     supervisors_page = login_required(SUPERVISOR_ROLES, api=False)
     supervisors_api = login_required(SUPERVISOR_ROLES, api=True)
 
@@ -74,14 +74,17 @@ def reputation_routes(db: Database, bus: Bus, settings: Settings, templates: Env
         refused = refusal(request, session, SUPERVISOR_ROLES)
         if refused is not None:
             return refused
-        return await serve_socket(request, bus, ALERTS_TOPIC, lambda ws, notices: _push(ws, notices, active))
+        alive = session_check(storage, session)
+        return await serve_socket(request, bus, ALERTS_TOPIC, session["agent"], alive,
+                                  lambda ws, notices: _push(ws, notices, active, alive))
 
     return [web.get("/reputation", page), web.get("/api/alerts", alerts), web.get("/alerts/ws", socket)]
 
 
-async def _push(ws: web.WebSocketResponse, notices, active) -> None:
+async def _push(ws: web.WebSocketResponse, notices, active, alive: Alive) -> None:
     try:
         while not ws.closed:
+            await checked(ws, alive)
             await ws.send_json(await active())
             await notices.get(timeout=REFRESH_SECONDS)
             # Raised by one process, ended by another: take the latest state after a burst.
@@ -91,6 +94,8 @@ async def _push(ws: web.WebSocketResponse, notices, active) -> None:
         raise
     except (ConnectionResetError, RuntimeError):
         pass  # the page went away
+    except SessionEnded:
+        pass  # the watcher closes the socket at its next check
     except Exception:
         logger.exception("the alert banner's live updates stopped")
         with contextlib.suppress(Exception):

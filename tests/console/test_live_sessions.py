@@ -1,5 +1,5 @@
 """A console WebSocket lives no longer than its session: after a logout, a disabled
-account or a changed password, an open socket (the queue's, the Models page's) is closed
+account or a changed password, an open socket (the queue's, the Models page's, the alert banner's) is closed
 within a second or two and gets no further snapshot. Over real HTTP on both backends, and
 across two web processes on PostgreSQL and Redis."""
 
@@ -14,7 +14,7 @@ from aiohttp import WSMsgType
 from aiohttp.test_utils import TestClient, TestServer
 
 from bot.app import Roles, create_app
-from bot.bus import CONSOLE_TOPIC, TRAINING_TOPIC, LocalBus
+from bot.bus import ALERTS_TOPIC, CONSOLE_TOPIC, TRAINING_TOPIC, LocalBus
 from bot.console import accounts as console_accounts
 from bot.messages import utcnow
 from bot.settings import Settings
@@ -39,7 +39,7 @@ def bus():
 async def client(db, database_url, tmp_path, bus):
     settings = Settings.from_mapping({"DATABASE_URL": database_url, "CONSOLE_FIRST_ADMIN": "false",
                                       "MODELS_DIR": str(tmp_path / "models")})
-    for name, role in (("ann", "agent"), ("tess", "trainer")):
+    for name, role in (("ann", "agent"), ("tess", "trainer"), ("sue", "supervisor")):
         await console_accounts.add_user(db, name, role, f"password-of-{name}", utcnow())
     async with TestClient(TestServer(create_app(settings, Roles(web=True, worker=False), bus=bus))) as client:
         yield client
@@ -116,6 +116,14 @@ async def test_changing_the_password_closes_the_models_page_socket(client, bus):
     fresh = await client.ws_connect("/console/training/ws")
     assert (await opened(fresh))["type"] == "models"
     await fresh.close()
+
+
+async def test_logging_out_closes_the_alert_banner_socket(client, bus):
+    headers = await logged_in(client, "sue")
+    ws = await client.ws_connect("/console/alerts/ws")
+    assert (await opened(ws)) == {"type": "alerts", "active": []}
+    assert (await client.post("/console/logout", headers=headers, allow_redirects=False)).status == 303
+    assert await closed_after(ws, lambda: bus.publish(ALERTS_TOPIC, {"type": "raised"})) == []
 
 
 @pytest.mark.postgres
