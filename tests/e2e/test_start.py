@@ -180,16 +180,23 @@ async def test_messages_are_accepted_while_the_model_loads_and_answered_once_it_
 def test_a_model_that_cannot_be_loaded_stops_the_service_with_the_reason(tmp_path):
     broken = tmp_path / "broken.tar.gz"
     broken.write_bytes(b"not a model archive")
-    service = ServiceProcess(service_env(f"sqlite+aiosqlite:///{tmp_path / 'assistant.db'}", broken),
+    service = ServiceProcess(service_env(f"sqlite+aiosqlite:///{tmp_path / 'assistant.db'}", broken,
+                                         REST_REPLY_TIMEOUT="1"),
                              log_path=tmp_path / "out.log")
+    # A broken archive fails at once: the load is held until the webhook below is in.
+    pauser = EnginePauser(service)
+    pauser.start()
     try:
         # The port opens first: a webhook sent meanwhile is kept for the next start.
         service.start(until="loading")
         status, body = post(f"{service.url}/webhooks/rest/webhook",
                             json.dumps({"sender": "kept", "message": "hello"}).encode(), "application/json")
-        assert status == 200
+        assert (status, body) == (200, [])
+        assert pauser.paused is not None, "the engine process was not seen"
+        pauser.resume()
         assert service.process.wait(timeout=800) == 1
     finally:
+        pauser.resume()
         service.stop()
     assert "error: the dialogue model could not be loaded" in output_of(service)
     assert "broken.tar.gz can not be loaded" in output_of(service)
