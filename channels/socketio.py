@@ -145,6 +145,7 @@ class SocketioChannel:
         server.on("disconnect", sessions.disconnect)
         server.on("session_request", sessions.session_request)
         server.on(USER_UTTERED, sessions.user_uttered)
+        server.on("*", sessions.unknown_event)
         guarded = _guarded(server)
         for method in ("GET", "POST", "OPTIONS"):  # what python-engineio's attach() routes
             app.router.add_route(method, f"/{SOCKETIO_PATH}/", guarded)
@@ -202,7 +203,15 @@ class _Server(socketio.AsyncServer):
             if packet.packet_type == socketio.packet.EVENT and not (
                     isinstance(packet.data, list) and packet.data and isinstance(packet.data[0], str)):
                 return await self._refuse(eio_sid, "an event packet without an event name")
+            if packet.packet_type != socketio.packet.CONNECT and not self._connected(eio_sid, packet.namespace):
+                # python-socketio would drop it silently, and the client wait for an answer
+                # that never comes; the reference server (Node's) closes such a connection.
+                return await self._refuse(eio_sid, "a packet for a namespace the client has not joined")
         await super()._handle_eio_message(eio_sid, data)
+
+    def _connected(self, eio_sid: str, namespace: str | None) -> bool:
+        namespace = namespace or "/"
+        return self.manager.is_connected(self.manager.sid_from_eio_sid(eio_sid, namespace), namespace)
 
     async def _refuse(self, eio_sid: str, reason: str) -> None:
         logger.info("socketio: %s; disconnecting the client", reason)
@@ -305,6 +314,12 @@ class _Sessions:
             await self.server.emit("error", {"reason": reason, "retry_after": limited.retry_after}, to=sid)
         except StorageUnavailable:
             await self.server.emit("error", {"reason": "We couldn't save your message. Please retry."}, to=sid)
+
+    async def unknown_event(self, event: str, sid: str, *_: Any) -> None:
+        # Answered (and acknowledged), so a widget of another protocol learns what is spoken here.
+        logger.info("socketio: an event of no known name; told the client")
+        await self.server.emit("error", {"reason": f"unknown event; send {USER_UTTERED!r} or 'session_request'"},
+                               to=sid)
 
     def _session_for(self, sid: str, requested: str | None) -> str:
         subject = self.subject_by_sid.get(sid)

@@ -535,3 +535,42 @@ async def test_binary_data_where_no_attachment_is_due_closes_the_connection_with
             while (answer := await ws.receive(timeout=10)).type == aiohttp.WSMsgType.TEXT and answer.data != "1":
                 assert answer.data == "2"
     assert [r.getMessage() for r in caplog.records if r.levelname in ("ERROR", "CRITICAL")] == []
+
+
+async def socketio_connected(http: aiohttp.ClientSession, url: str):
+    ws = await http.ws_connect(f"{url}?EIO=4&transport=websocket")
+    assert (await ws.receive_str(timeout=10)).startswith("0")
+    await ws.send_str("40")
+    assert (await ws.receive_str(timeout=10)).startswith("40")
+    return ws
+
+
+@pytest.mark.parametrize("event", ["user_utt\ufffdred", "bot_uttered", "\u0000", "😀" * 300])
+async def test_an_event_of_no_known_name_is_acknowledged_with_an_error_naming_the_events(transport, event):
+    """python-socketio leaves an event without a handler unanswered: a client waiting for its
+    acknowledgement waited for ever (found by `make fuzz`)."""
+    channel, widget, db = transport
+    async with aiohttp.ClientSession() as http:
+        ws = await socketio_connected(http, widget.url)
+        await ws.send_str("427" + json.dumps([event, {"message": "hi"}]))
+        frames = []
+        while not (frame := await ws.receive_str(timeout=10)).startswith("437["):
+            frames.append(frame)
+        error = next(json.loads(f[2:]) for f in frames if f.startswith('42["error"'))
+        assert "user_uttered" in error[1]["reason"] and "session_request" in error[1]["reason"]
+        await ws.close()
+    assert await stored(db) == []
+
+
+async def test_a_packet_after_leaving_the_namespace_closes_the_connection(transport, caplog):
+    """After a Socket.IO disconnect ("41") python-socketio dropped every event silently; the
+    reference server closes such a connection, and so does ours (found by `make fuzz`)."""
+    channel, widget, db = transport
+    async with aiohttp.ClientSession() as http:
+        ws = await socketio_connected(http, widget.url)
+        await ws.send_str("41")
+        await ws.send_str('421["session_request", {"session_id": null}]')
+        while (answer := await ws.receive(timeout=10)).type == aiohttp.WSMsgType.TEXT and answer.data != "1":
+            assert answer.data == "2"
+        await ws.close()
+    assert [r.getMessage() for r in caplog.records if r.levelname in ("ERROR", "CRITICAL")] == []
