@@ -21,6 +21,14 @@ The data, one of:
 - `--quick`: the same, 30 intents x 40, to try a pipeline in minutes.
 - `--demo [--splits N]`: the demo brand's data/nlu.yml, split as the gate splits it
   (80/20, seeded), and N-1 more seeded splits averaged with it.
+- `--hwu64 [--seeds N]`: HWU64 (Liu et al. 2019, CC BY 4.0), written by people, from
+  ../shared/data/hwu64 (or `--hwu64-dir`). It has no out-of-scope class, so whole intents
+  are held out as unknown, as its README describes: for each of N seeds (5 by default),
+  10% of the intents (6 of 64) are left out of training and their test messages labelled
+  `oos`; 20% of the remaining training rows, stratified, are the validation set on which
+  the threshold is chosen; the figures are the mean over the seeds, with their spread.
+  The seeds are not picked: an unknown intent beside a known one of the same scenario
+  (`alarm_remove` beside `alarm_set`) is the realistic, hard case.
 - `--train/--test [--validation]`: your own files, e.g. CLINC150 converted by
   scripts/clinc150_to_csv.py.
 
@@ -44,7 +52,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from importlib.metadata import version
 from pathlib import Path
@@ -52,6 +60,9 @@ from pathlib import Path
 from bot.settings import PROJECT_DIR
 
 PIPELINES_DIR = PROJECT_DIR / "bench" / "pipelines"
+HWU64_DIR = PROJECT_DIR.parent / "shared" / "data" / "hwu64"
+# HWU64's hold-out protocol: the share of intents left out as unknown, of training rows kept for validation.
+UNKNOWN_SHARE, VALIDATION_SHARE = 0.10, 0.20
 RESULTS_FILE = PROJECT_DIR / "bench" / "eval_results.md"
 DATA_DIR = PROJECT_DIR / ".cache" / "eval_scale"
 OOS = "oos"
@@ -398,6 +409,49 @@ def demo_sets(splits: int) -> list[DataSet]:
     return found
 
 
+def read_csv(path: Path) -> list[tuple[str, str]]:
+    with path.open(newline="", encoding="utf-8") as handle:
+        return [(row["text"], row["label"]) for row in csv.DictReader(handle)]
+
+
+def hold_out_intents(train: Sequence[tuple[str, str]], test: Sequence[tuple[str, str]], seed: int
+                     ) -> tuple[list[str], dict[str, list[tuple[str, str]]]]:
+    """HWU64's protocol for one seed: the intents held out as unknown, and the train,
+    validation and test rows (the unknown intents' test rows labelled `oos`)."""
+    rng = random.Random(f"hwu64-hold-out-{seed}")
+    labels = sorted({label for _, label in train})
+    unknown = sorted(rng.sample(labels, max(1, round(UNKNOWN_SHARE * len(labels)))))
+    by_label: dict[str, list[tuple[str, str]]] = {}
+    for row in train:
+        if row[1] not in unknown:
+            by_label.setdefault(row[1], []).append(row)
+    kept, validation = [], []
+    for label in sorted(by_label):
+        rows = by_label[label][:]
+        rng.shuffle(rows)
+        cut = round(VALIDATION_SHARE * len(rows))
+        validation += rows[:cut]
+        kept += rows[cut:]
+    tested = [(text, OOS if label in unknown else label) for text, label in test]
+    return unknown, {"train": kept, "validation": validation, "test": tested}
+
+
+def hwu64_sets(seeds: int, source: Path = HWU64_DIR) -> list[DataSet]:
+    if not (source / "train.csv").exists():
+        raise SystemExit(f"HWU64 not found: {source} should hold train.csv and test.csv (see its README)")
+    train, test = read_csv(source / "train.csv"), read_csv(source / "test.csv")
+    found = []
+    for seed in range(1, seeds + 1):
+        unknown, rows = hold_out_intents(train, test, seed)
+        name = f"hwu64-seed{seed}"
+        files = {split: write_csv(DATA_DIR / name / f"{split}.csv", part) for split, part in rows.items()}
+        oos = sum(label == OOS for _, label in rows["test"])
+        found.append(DataSet(name, files["train"], files["test"], files["validation"],
+                             f"{len(rows['train'])} train, {len(rows['validation'])} validation, "
+                             f"{len(rows['test'])} test ({oos} of unknown intents: {', '.join(unknown)})"))
+    return found
+
+
 # --- measuring ------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -406,6 +460,8 @@ class Run:
     figures: dict | None  # None: the run failed
     seconds: float
     load: float  # mean 1-minute load average while it ran
+    # Over several data sets: each figure's lowest and highest (SPREAD_FIGURES).
+    spread: dict[str, tuple[float, float]] = field(default_factory=dict)
 
 
 def pipelines(selected: Sequence[str]) -> dict[str, Path]:
@@ -471,6 +527,7 @@ def measure(name: str, config: Path, data: DataSet, choose_threshold: bool, targ
     return Run(name, figures, round(seconds, 1), round(load.mean, 2))
 
 
+SPREAD_FIGURES = ("in_scope_accuracy", "oos_recall", "wrong_answer_rate")
 FIGURES = ("train_seconds", "predict_seconds", "in_scope_accuracy", "oos_recall", "wrong_answer_rate", "containment",
            "threshold", "macro_f1")
 
@@ -480,17 +537,21 @@ def mean_run(runs: Sequence[Run]) -> Run:
     if len(runs) == 1 or any(r.figures is None for r in runs):
         return runs[0] if len(runs) == 1 else Run(runs[0].pipeline, None, sum(r.seconds for r in runs),
                                                   max(r.load for r in runs))
-    figures = {}
+    figures, spread = {}, {}
     for key in FIGURES:
         values = [r.figures[key] for r in runs if r.figures[key] is not None]  # type: ignore[index]
         figures[key] = sum(values) / len(values) if values else None
+        if key in SPREAD_FIGURES and values:
+            spread[key] = (min(values), max(values))
     return Run(runs[0].pipeline, figures, round(sum(r.seconds for r in runs), 1),
-               round(sum(r.load for r in runs) / len(runs), 2))
+               round(sum(r.load for r in runs) / len(runs), 2), spread)
 
 
 def table(runs: Sequence[Run]) -> str:
-    def pct(value: float | None) -> str:
-        return "n/a" if value is None else f"{value:.1%}"
+    def pct(value: float | None, spread: tuple[float, float] | None = None) -> str:
+        if value is None:
+            return "n/a"
+        return f"{value:.1%}" + (f" ({spread[0]:.1%}–{spread[1]:.1%})" if spread else "")
 
     lines = ["| pipeline | train s | predict s | in-scope accuracy | oos recall | wrong answers | containment "
              "| threshold | macro F1 | load |",
@@ -501,7 +562,9 @@ def table(runs: Sequence[Run]) -> str:
             lines.append(f"| {run.pipeline} | failed after {run.seconds:.0f} s | | | | | | | | {run.load:.1f} |")
             continue
         lines.append(f"| {run.pipeline} | {f['train_seconds']:.0f} | {f['predict_seconds']:.0f} "
-                     f"| {pct(f['in_scope_accuracy'])} | {pct(f['oos_recall'])} | {pct(f['wrong_answer_rate'])} "
+                     f"| {pct(f['in_scope_accuracy'], run.spread.get('in_scope_accuracy'))} "
+                     f"| {pct(f['oos_recall'], run.spread.get('oos_recall'))} "
+                     f"| {pct(f['wrong_answer_rate'], run.spread.get('wrong_answer_rate'))} "
                      f"| {pct(f['containment'])} | {f['threshold']:.3f} | {f['macro_f1']:.3f} | {run.load:.1f} |")
     return "\n".join(lines)
 
@@ -525,11 +588,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     source.add_argument("--quick", action="store_true", help=f"a small generated set ({QUICK.intents} intents x "
                                                               f"{QUICK.train}) to try pipelines in minutes")
     source.add_argument("--demo", action="store_true", help="the demo's data/nlu.yml, held out as the gate does")
+    source.add_argument("--hwu64", action="store_true",
+                        help="HWU64 (people's messages), intents held out as unknown, one set per seed")
     source.add_argument("--train", type=Path,
                         help="your own train set (with --test), e.g. scripts/clinc150_to_csv.py's")
     parser.add_argument("--test", type=Path)
     parser.add_argument("--validation", type=Path, help="for choosing the threshold (with --train/--test)")
     parser.add_argument("--seed", type=int, default=1, help="of the generated set")
+    parser.add_argument("--seeds", type=int, default=5, help="with --hwu64: how many hold-out seeds")
+    parser.add_argument("--hwu64-dir", type=Path, default=HWU64_DIR, help="with --hwu64: train.csv and test.csv")
     parser.add_argument("--splits", type=int, default=1, help="with --demo: average over this many seeded splits")
     parser.add_argument("--pipelines", default="", help="comma-separated: config.yml and/or bench/pipelines/ stems")
     parser.add_argument("--choose-threshold", action="store_true",
@@ -546,6 +613,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         sets = [DataSet(args.train.stem, args.train, args.test, args.validation,
                         f"{args.train} / {args.test}" + (f" / {args.validation}" if args.validation else ""))]
         title, description = f"{args.train.parent.name or args.train.stem}", sets[0].description
+    elif args.hwu64:
+        sets = hwu64_sets(args.seeds, args.hwu64_dir)
+        title = f"HWU64, {len(sets)} hold-out seeds"
+        description = (f"HWU64 fold 1 (Liu et al. 2019, CC BY 4.0; written by people), mean of {len(sets)} seeds "
+                       "(lowest–highest in brackets), each holding 10% of the intents out of training as unknown "
+                       "(their test messages must be handed over) and 20% of the rest as validation; "
+                       + "; ".join(f"seed {n}: {d.description}" for n, d in enumerate(sets, 1)))
     elif args.demo:
         sets = demo_sets(args.splits)
         title = "demo" if len(sets) == 1 else f"demo, {len(sets)} splits"
@@ -554,7 +628,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                        f": {sets[0].description}; its regexes and lookups are not part of a CSV")
     else:
         sets = [generated_set(QUICK if args.quick else FULL, args.seed)]
-        title, description = sets[0].name, sets[0].description
+        title, description = f"{sets[0].name} (templated sentences)", sets[0].description
     choose = args.choose_threshold or sets[0].validation is not None
     threshold_note = (f"chosen by `bot eval --choose-threshold` for a wrong-answer rate of at most "
                       f"{args.target_wrong_rate:.0%} on the "
