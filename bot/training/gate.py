@@ -120,6 +120,14 @@ def _macro_f1(nlu: dict[str, Any], intents: list[str]) -> float:
     return sum(nlu["per_intent"][i]["f1"] for i in intents) / len(intents)
 
 
+SHARES = (("in_scope_accuracy", "in-scope answered right"), ("wrong_answer_rate", "answered wrong (of all)"),
+          ("oos_recall", "out-of-scope handed over"))
+
+
+def _share(value: float | None) -> str:
+    return "n/a (none held out)" if value is None else f"{value:.1%}"
+
+
 def readable(candidate: dict[str, Any], baseline: dict[str, Any] | None, decision: Decision) -> str:
     """The gate report as a trainer reads it."""
     nlu = candidate["nlu"]
@@ -130,6 +138,11 @@ def readable(candidate: dict[str, Any], baseline: dict[str, Any] | None, decisio
     for name in ("macro_f1", "accuracy"):
         was = f" (active: {old[name]:.3f})" if old else ""
         lines.append(f"  {name:<10} {nlu[name]:.3f}{was}")
+    # What customers would meet: right answers, wrong ones, and what it knows it does not know.
+    for name, label in SHARES:
+        if name in nlu:
+            was = f" (active: {_share(old.get(name))})" if old and name in old else ""
+            lines.append(f"  {label:<25} {_share(nlu[name])}{was}")
     if old and (added := new_intents(old, nlu)):
         lines.append("New intents (not part of the comparison):")
         lines += [f"  {intent:<28} F1 {nlu['per_intent'][intent]['f1']:.3f}" for intent in added]

@@ -28,6 +28,15 @@ def test_a_drop_beyond_the_tolerance_is_refused_and_named():
     assert "Gate: REFUSED" in text and "goodbye" in text and "0.800 -> 0.500" in text
 
 
+def test_the_report_says_what_customers_would_get_right_and_wrong():
+    before = {"nlu": {**nlu(0.90), "in_scope_accuracy": 0.9, "wrong_answer_rate": 0.06, "oos_recall": None}}
+    after = {"nlu": {**nlu(0.92), "in_scope_accuracy": 0.925, "wrong_answer_rate": 0.041, "oos_recall": 0.8}}
+    text = gate.readable(after, before, gate.compare(after, before, tolerance=0.05))
+    assert "in-scope answered right   92.5% (active: 90.0%)" in text
+    assert "answered wrong (of all)   4.1% (active: 6.0%)" in text
+    assert "out-of-scope handed over  80.0% (active: n/a (none held out))" in text
+
+
 def test_within_the_tolerance_passes():
     assert gate.compare({"nlu": nlu(0.86)}, {"nlu": nlu(0.90)}, tolerance=0.05).passed
     assert gate.compare({"nlu": nlu(0.50)}, None, tolerance=0.05).reasons == ["no active model to compare with"]
