@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 import aiohttp
@@ -198,6 +199,14 @@ async def test_from_an_unknown_question_to_an_answer_without_a_restart(browser, 
     assert v2.version != v1.version
     await expect(tess.locator(f"#version-rows tr[data-version='{v2.version}']")).to_contain_text("active")
     await expect(tess.locator(f"#version-rows tr[data-version='{v2.version}'] .serving")).to_be_visible(timeout=60_000)
+    # The gate's held-out figures, as a trainer reads them: what customers would get right and wrong.
+    held_out = v2.gate["nlu"]
+    for figure in ("in_scope_accuracy", "wrong_answer_rate", "oos_recall"):
+        cell = tess.locator(f"#version-rows tr[data-version='{v2.version}'] td[data-figure='{figure}']")
+        # As JavaScript's toFixed rounds: the float's exact value, a tie upwards.
+        expected = "—" if held_out[figure] is None else (
+            f"{Decimal(100 * held_out[figure]).quantize(Decimal('0.1'), ROUND_HALF_UP)}%")
+        await expect(cell).to_have_text(expected)
     await tess.screenshot(path=str(DOCS / "console-models.png"), full_page=True)
 
     wait_for_model(service, v2.file)

@@ -43,9 +43,16 @@
     $("run-error").textContent = run.error || "";
   }
 
+  // The gate's held-out figures: the F1 it compares, and what customers would see of it.
   function f1(version) {
     const nlu = version.gate && version.gate.nlu;
     return nlu ? nlu.macro_f1.toFixed(3) : "—";
+  }
+
+  function share(version, figure) {
+    const nlu = version.gate && version.gate.nlu;
+    const value = nlu ? nlu[figure] : null;
+    return typeof value === "number" ? `${(100 * value).toFixed(1)}%` : "—";
   }
 
   function versionRows(snapshot) {
@@ -82,14 +89,16 @@
       const row = el("tr", { dataset: { version: v.version }, class: v.status === "active" ? "active-version" : "" },
         el("td", {}, el("code", {}, v.version), snapshot.serving === v.file ? el("span", { class: "serving" }, " answering now") : null),
         el("td", {}, badge(v.status, `version ${VERSION_STATUS[v.status] || ""}`)),
-        el("td", {}, time(v.created_at)), el("td", {}, f1(v)), el("td", {}, gate), actions);
+        el("td", {}, time(v.created_at)), el("td", { dataset: { figure: "macro_f1" } }, f1(v)),
+        ...["in_scope_accuracy", "wrong_answer_rate", "oos_recall"].map((figure) => el("td", { dataset: { figure } }, share(v, figure))),
+        el("td", {}, gate), actions);
       const rows = [row];
       if (v.forced) {
-        rows.push(el("tr", { class: "forced-row" }, el("td", { colspan: 6, class: "forced" },
+        rows.push(el("tr", { class: "forced-row" }, el("td", { colspan: 9, class: "forced" },
           `Activated against the gate by ${v.forced.by || "someone"}, ${time(v.forced.at)}: ${v.forced.reason || "no reason given"}`)));
       }
       if (v.report && openReports.has(v.version)) {
-        rows.push(el("tr", { class: "report-row" }, el("td", { colspan: 6 }, el("pre", { class: "report" }, v.report))));
+        rows.push(el("tr", { class: "report-row" }, el("td", { colspan: 9 }, el("pre", { class: "report" }, v.report))));
       }
       return rows;
     });
