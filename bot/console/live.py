@@ -50,20 +50,49 @@ def session_check(storage: DatabaseStorage, session) -> Alive:
     return lambda: storage.alive(key)
 
 
+# A page's feed: sends what `notices` (a bus subscription) call for until the socket closes.
+Push = Callable[[web.WebSocketResponse, Any, Alive], Awaitable[None]]
+
+
 def live_routes(bus: Bus, desk: Desk, storage: DatabaseStorage) -> list[web.RouteDef]:
-    async def socket(request: web.Request) -> web.StreamResponse:
-        session = await get_session(request)
-        refused = refusal(request, session, QUEUE_ROLES)
-        if refused is not None:
-            return refused
+    def queue_feed(request: web.Request, agent: str) -> Push:
         watched = request.query.get("conversation")
         conversation_id = int(watched) if watched and watched.isdigit() else None
-        alive = session_check(storage, session)
-        return await serve_socket(request, bus, CONSOLE_TOPIC, session["agent"], alive,
-                                  lambda ws, notices: _push(ws, notices, desk, session["agent"], conversation_id,
-                                                            alive))
+        return lambda ws, notices, alive: _push(ws, notices, desk, agent, conversation_id, alive)
 
-    return [web.get("/ws", socket)]
+    return [web.get("/ws", console_socket(bus, storage, CONSOLE_TOPIC, QUEUE_ROLES, "the queue's", queue_feed))]
+
+
+def console_socket(bus: Bus, storage: DatabaseStorage, topic: str, roles: frozenset[str], what: str,
+                   feed: Callable[[web.Request, str], Push]) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    """The handler of a console WebSocket: refused (with the reason) unless its session may
+    use it; otherwise fed by `feed(request, agent)` with the notices of `topic` until the
+    page goes away or the session ends."""
+    async def socket(request: web.Request) -> web.StreamResponse:
+        session = await get_session(request)
+        refused = refusal(request, session, roles)
+        if refused is not None:
+            return refused
+        alive = session_check(storage, session)
+        push = feed(request, session["agent"])
+        return await serve_socket(request, bus, topic, session["agent"], alive,
+                                  lambda ws, notices: _fed(push(ws, notices, alive), ws, what))
+    return socket
+
+
+async def _fed(pushing: Awaitable[None], ws: web.WebSocketResponse, what: str) -> None:
+    """A page's feed, run to its end: quietly when the page went away or its session ended;
+    anything else is logged and closes the socket (the page then reconnects afresh)."""
+    try:
+        await pushing
+    except (ConnectionResetError, RuntimeError):
+        pass  # the page went away
+    except SessionEnded:
+        pass  # the watcher closes the socket at its next check
+    except Exception:
+        logger.exception("%s live updates stopped", what)
+        with contextlib.suppress(Exception):
+            await ws.close()
 
 
 def refusal(request: web.Request, session, roles: frozenset[str]) -> web.Response | None:
@@ -138,26 +167,16 @@ async def checked(ws: web.WebSocketResponse, alive: Alive) -> None:
 
 async def _push(ws: web.WebSocketResponse, notices, desk: Desk, agent: str, conversation_id: int | None,
                 alive: Alive) -> None:
-    try:
-        await _send(ws, desk, agent, conversation_id, alive, conversation_changed=True)
-        while not ws.closed:
-            notice = await notices.get(timeout=REFRESH_SECONDS)
-            touched = {notice.get("conversation_id")} if notice else set()
-            # Let a burst of notices (a reply and its delivery) settle into one snapshot.
-            await asyncio.sleep(COALESCE_SECONDS)
-            while (more := await notices.get(timeout=0.01)) is not None:
-                touched.add(more.get("conversation_id"))
-            await _send(ws, desk, agent, conversation_id, alive,
-                        conversation_changed=notice is None or conversation_id in touched)
-    except asyncio.CancelledError:
-        raise
-    except (ConnectionResetError, RuntimeError):
-        pass  # the page went away
-    except SessionEnded:
-        pass  # the watcher closes the socket at its next check
-    except Exception:
-        logger.exception("console live updates for %s stopped", agent)
-        await ws.close()
+    await _send(ws, desk, agent, conversation_id, alive, conversation_changed=True)
+    while not ws.closed:
+        notice = await notices.get(timeout=REFRESH_SECONDS)
+        touched = {notice.get("conversation_id")} if notice else set()
+        # Let a burst of notices (a reply and its delivery) settle into one snapshot.
+        await asyncio.sleep(COALESCE_SECONDS)
+        while (more := await notices.get(timeout=0.01)) is not None:
+            touched.add(more.get("conversation_id"))
+        await _send(ws, desk, agent, conversation_id, alive,
+                    conversation_changed=notice is None or conversation_id in touched)
 
 
 async def _send(ws: web.WebSocketResponse, desk: Desk, agent: str, conversation_id: int | None, alive: Alive,

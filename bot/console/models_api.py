@@ -5,20 +5,18 @@ and a WebSocket that pushes the page's snapshot whenever a run or the registry m
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
 
 from aiohttp import web
-from aiohttp_session import get_session
 
 from bot import audit
 from bot.bus import TRAINING_TOPIC, Bus
 from bot.console.api import answering, json_body, text_field
 from bot.console.auth import TRAINER_ROLES
 from bot.console.desk import DeskError
-from bot.console.live import COALESCE_SECONDS, Alive, SessionEnded, checked, refusal, serve_socket, session_check
+from bot.console.live import COALESCE_SECONDS, Alive, checked, console_socket
 from bot.console.sessions import DatabaseStorage, identity, login_required
 from bot.messages import utcnow
 from bot.settings import Settings
@@ -29,7 +27,6 @@ from bot.training.gate import stored_report
 from bot.training.registry import Registry, RegistryError
 from bot.training.runs import TrainingBusy, TrainingRunner
 
-logger = logging.getLogger(__name__)
 trainer_api = login_required(TRAINER_ROLES, api=True)
 # While a run is going, its heartbeat arrives every few seconds anyway; this is for the rest.
 REFRESH_SECONDS = 15.0
@@ -137,14 +134,8 @@ def models_routes(desk: ModelsDesk, bus: Bus, storage: DatabaseStorage) -> list[
         await audit.record_in(desk.db, identity(request).name, "model_rolled_back", f"model:{active}", utcnow())
         return {"active": active}
 
-    async def socket(request: web.Request) -> web.StreamResponse:
-        session = await get_session(request)
-        refused = refusal(request, session, TRAINER_ROLES)
-        if refused is not None:
-            return refused
-        alive = session_check(storage, session)
-        return await serve_socket(request, bus, TRAINING_TOPIC, session["agent"], alive,
-                                  lambda ws, notices: _push(ws, notices, desk, alive))
+    socket = console_socket(bus, storage, TRAINING_TOPIC, TRAINER_ROLES, "the Models page's",
+                            lambda request, agent: lambda ws, notices, alive: _push(ws, notices, desk, alive))
 
     return [
         web.get("/api/training/models", models),
@@ -156,23 +147,13 @@ def models_routes(desk: ModelsDesk, bus: Bus, storage: DatabaseStorage) -> list[
 
 
 async def _push(ws: web.WebSocketResponse, notices, desk: ModelsDesk, alive: Alive) -> None:
-    try:
-        await checked(ws, alive)
-        await ws.send_json(await desk.snapshot())
-        while not ws.closed:
-            await notices.get(timeout=REFRESH_SECONDS)
-            await asyncio.sleep(COALESCE_SECONDS)
-            while await notices.get(timeout=0.01) is not None:
-                pass
-            if not ws.closed:
-                await checked(ws, alive)
-                await ws.send_json(await desk.snapshot())
-    except asyncio.CancelledError:
-        raise
-    except (ConnectionResetError, RuntimeError):
-        pass  # the page went away
-    except SessionEnded:
-        pass  # the watcher closes the socket at its next check
-    except Exception:
-        logger.exception("models page live updates stopped")
-        await ws.close()
+    await checked(ws, alive)
+    await ws.send_json(await desk.snapshot())
+    while not ws.closed:
+        await notices.get(timeout=REFRESH_SECONDS)
+        await asyncio.sleep(COALESCE_SECONDS)
+        while await notices.get(timeout=0.01) is not None:
+            pass
+        if not ws.closed:
+            await checked(ws, alive)
+            await ws.send_json(await desk.snapshot())

@@ -4,9 +4,6 @@ JSON, and the WebSocket that keeps the alert banner of every console page live."
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -17,7 +14,7 @@ from jinja2 import Environment
 
 from bot.bus import ALERTS_TOPIC, Bus
 from bot.console.auth import SUPERVISOR_ROLES
-from bot.console.live import REFRESH_SECONDS, Alive, SessionEnded, checked, refusal, serve_socket, session_check
+from bot.console.live import REFRESH_SECONDS, Alive, checked, console_socket
 from bot.console.sessions import DatabaseStorage, csrf_token, identity, login_required
 from bot.console.views import nav_items
 from bot.reputation import charts
@@ -28,7 +25,6 @@ from bot.storage.database import Database
 from bot.storage.models import Alert
 from bot.web.pages import render
 
-logger = logging.getLogger(__name__)
 
 TITLES = {NEGATIVE_SPIKE: "Negative posts spike", VOLUME_SPIKE: "Public posts spike",
           QUEUE_OVERLOAD: "Queue overloaded"}
@@ -69,37 +65,20 @@ def reputation_routes(db: Database, bus: Bus, storage: DatabaseStorage, settings
             recent = await store.recent_alerts(session)
         return web.json_response({**await active(), "recent": [alert_json(a, posts=20) for a in recent]})
 
-    async def socket(request: web.Request) -> web.StreamResponse:
-        session = await get_session(request)
-        refused = refusal(request, session, SUPERVISOR_ROLES)
-        if refused is not None:
-            return refused
-        alive = session_check(storage, session)
-        return await serve_socket(request, bus, ALERTS_TOPIC, session["agent"], alive,
-                                  lambda ws, notices: _push(ws, notices, active, alive))
+    socket = console_socket(bus, storage, ALERTS_TOPIC, SUPERVISOR_ROLES, "the alert banner's",
+                            lambda request, agent: lambda ws, notices, alive: _push(ws, notices, active, alive))
 
     return [web.get("/reputation", page), web.get("/api/alerts", alerts), web.get("/alerts/ws", socket)]
 
 
 async def _push(ws: web.WebSocketResponse, notices, active, alive: Alive) -> None:
-    try:
-        while not ws.closed:
-            await checked(ws, alive)
-            await ws.send_json(await active())
-            await notices.get(timeout=REFRESH_SECONDS)
-            # Raised by one process, ended by another: take the latest state after a burst.
-            while await notices.get(timeout=0.05) is not None:
-                pass
-    except asyncio.CancelledError:
-        raise
-    except (ConnectionResetError, RuntimeError):
-        pass  # the page went away
-    except SessionEnded:
-        pass  # the watcher closes the socket at its next check
-    except Exception:
-        logger.exception("the alert banner's live updates stopped")
-        with contextlib.suppress(Exception):
-            await ws.close()
+    while not ws.closed:
+        await checked(ws, alive)
+        await ws.send_json(await active())
+        await notices.get(timeout=REFRESH_SECONDS)
+        # Raised by one process, ended by another: take the latest state after a burst.
+        while await notices.get(timeout=0.05) is not None:
+            pass
 
 
 async def _page_context(db: Database, settings: Settings, now: datetime) -> dict[str, Any]:
