@@ -1,14 +1,17 @@
 """What a customer's message must fit before the inbox stores it.
 
 Every channel's ids go into columns of a fixed size (bot/storage/models.py), and PostgreSQL
-refuses a NUL character in text and JSON. Left to the database, either is an insert error:
-a 503 that the platform retries for ever with the same event. So the ids are bounded here
-(with the reason, for the caller to give back), and NUL characters, which no customer
-types, are replaced in everything stored, so the message itself is never lost.
+refuses a NUL character in text and JSON, and NaN or Infinity in JSON (which Python's
+decoder, python-socketio's included, reads as numbers). Left to the database, any of them is
+an insert error: a 503 that the platform retries for ever with the same event. So the ids
+are bounded here (with the reason, for the caller to give back), and in everything stored
+NUL characters, which no customer types, are replaced, and numbers JSON cannot hold become
+null (as JavaScript's JSON.stringify writes them), so the message itself is never lost.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from bot.messages import IncomingMessage, StatusUpdate
@@ -28,14 +31,17 @@ class OutOfBounds(ValueError):
     """The message cannot be stored as it is; the text is the reason, for the sender."""
 
 
-def without_nul(value: Any) -> Any:
-    """The JSON-like value with every NUL character (in keys too) replaced by U+FFFD."""
+def storable_json(value: Any) -> Any:
+    """The JSON-like value with every NUL character (in keys too) replaced by U+FFFD and
+    every NaN or infinite number replaced by None."""
     if isinstance(value, str):
         return value.replace(NUL, REPLACEMENT) if NUL in value else value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
     if isinstance(value, dict):
-        return {without_nul(k): without_nul(v) for k, v in value.items()}
+        return {storable_json(k): storable_json(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [without_nul(v) for v in value]
+        return [storable_json(v) for v in value]
     return value
 
 
@@ -51,7 +57,7 @@ def storable(message: IncomingMessage) -> IncomingMessage:
     client_id = message.metadata.get("client_id")  # the web chat's; a REST client's metadata is its own
     if client_id is not None and not (isinstance(client_id, str) and len(client_id) <= MAX_CLIENT_ID):
         raise OutOfBounds(f"'metadata.client_id' must be a string of at most {MAX_CLIENT_ID} characters")
-    data = without_nul(message.to_json())
+    data = storable_json(message.to_json())
     if data["sender_name"] is not None:
         data["sender_name"] = data["sender_name"][:MAX_SENDER_NAME]
     return IncomingMessage.from_json(data)
@@ -62,4 +68,4 @@ def matchable(update: StatusUpdate) -> StatusUpdate | None:
     (with a NUL, or too long for the column), which PostgreSQL would refuse to compare."""
     if NUL in update.platform_message_id or len(update.platform_message_id) > MAX_MESSAGE_ID:
         return None
-    return StatusUpdate(update.channel, update.platform_message_id, update.status, without_nul(update.error))
+    return StatusUpdate(update.channel, update.platform_message_id, update.status, storable_json(update.error))

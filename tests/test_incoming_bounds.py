@@ -1,5 +1,5 @@
-"""Ids too long for their columns and NUL characters, which PostgreSQL refuses in text and
-JSON: each was an insert error, a 503 the platform retried for ever (found by `make fuzz`).
+"""Ids too long for their columns, NUL characters, which PostgreSQL refuses in text and
+JSON, and NaN or Infinity, which it refuses in JSON: each was an insert error, a 503 the platform retried for ever (found by `make fuzz`).
 Over real HTTP routes and the real inbox, on both backends."""
 
 from __future__ import annotations
@@ -71,6 +71,17 @@ async def test_a_nul_character_is_replaced_and_the_message_stored(db):
     assert rest.payload["text"] == "hello\ufffd"
     assert rest.payload["sender_id"] == "s\ufffd1" and rest.conversation_key == "rest:s\ufffd1"
     assert rest.payload["metadata"] == {"k\ufffd": ["v\ufffd"]}
+
+
+async def test_numbers_json_cannot_hold_are_stored_as_null_and_the_message_kept(db):
+    # What python-socketio's decoder reads from a widget's customData ("NaN", "Infinity").
+    message = IncomingMessage(channel="socketio", sender_id="s-1", message_id="m-nan", text="hi",
+                              metadata={"customData": {"a": float("nan"), "b": [float("-inf"), 1.5],
+                                                       "c": float("inf")}})
+    assert len(await Inbox(db, LocalBus()).accept([message])) == 1
+    (item,) = await stored(db)
+    assert item.payload["text"] == "hi"
+    assert item.payload["metadata"] == {"customData": {"a": None, "b": [None, 1.5], "c": None}}
 
 
 @pytest.mark.parametrize("field, value", [("sender_id", "s" * 65_000), ("message_id", "m" * 256)],
