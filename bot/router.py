@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from bot.gibberish import looks_like_gibberish
 from bot.handoff import HUMAN_STATES
 from bot.messages import IncomingMessage
 from bot.moderation import assess
@@ -76,6 +77,12 @@ def route(message: IncomingMessage, conversation_status: str) -> Route:
             "😊 Is there anything I can help you with? I can track an order, explain shipping "
             "and returns, or connect you with a person.",
             reason="no_words",
+        )
+    if looks_like_gibberish(text):
+        return PoliteReply(
+            "Sorry, I didn't catch that. Could you say it in other words? I can track an order, "
+            "explain shipping, returns and payments, or connect you with a person.",
+            reason="gibberish",
         )
     return ToModel(text)
 
