@@ -31,6 +31,11 @@ class ActionHandoff(Action):
         return "action_handoff"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> list[dict]:
-        dispatcher.utter_message(response="utter_handoff")
-        dispatcher.utter_message(json_message={"handoff": {"reason": handoff_reason(tracker)}})
+        hand_over(dispatcher, handoff_reason(tracker))
         return []
+
+
+def hand_over(dispatcher: CollectingDispatcher, reason: str) -> None:
+    """Tell the customer, and the service (a custom payload it reads and never shows)."""
+    dispatcher.utter_message(response="utter_handoff")
+    dispatcher.utter_message(json_message={"handoff": {"reason": reason}})

@@ -132,6 +132,59 @@ async def test_a_message_the_model_cannot_place_falls_back_to_a_person(service):
     assert conversation["status"] == "queued" and conversation["handoff_reason"] == "out_of_scope"
 
 
+async def test_an_unsure_guess_becomes_a_question_with_buttons_and_a_press_answers_it(service):
+    sender = new_sender()
+    asked = await say(service.url, sender, "do you sell gift cards")
+    (question,) = [r for r in asked if r.get("buttons")]
+    assert "Just to be sure" in question["text"] and '"Ways to pay"' in question["text"]
+    assert {"title": "Ways to pay", "payload": "/payment_methods"} in question["buttons"]
+    assert question["buttons"][-1] == {"title": "Something else", "payload": "/out_of_scope"}
+    # Nothing was answered as if certain, and nobody was handed the conversation.
+    assert not any(is_response(t, "utter_payment_methods") or is_response(t, "utter_handoff") for t in texts(asked))
+    answered = texts(await say(service.url, sender, "/payment_methods"))
+    assert any(is_response(t, "utter_payment_methods") for t in answered)
+    transcript = cli_json(db_url(service), "transcript", "--channel", "rest", "--sender", sender)
+    assert transcript["conversations"][0]["status"] == "bot"
+
+
+async def test_two_close_topics_are_both_offered(service):
+    asked = await say(service.url, new_sender(), "my package says delivered but i never got it")
+    (question,) = [r for r in asked if r.get("buttons")]
+    assert [b["payload"] for b in question["buttons"]] == ["/order_status", "/shipping_time", "/out_of_scope"]
+    assert question["text"].count('"') == 4  # "A" or "B"
+
+
+@pytest.mark.parametrize("second", ["/out_of_scope", "something about a gift for my aunt"])
+async def test_something_else_or_still_unsure_hands_over(service, second):
+    sender = new_sender()
+    await say(service.url, sender, "do you sell gift cards")
+    replies = texts(await say(service.url, sender, second))
+    assert any(is_response(t, "utter_handoff") for t in replies)
+    queue = {row["customer"]: row for row in cli_json(db_url(service), "queue")}
+    assert queue[sender]["reason"] == "out_of_scope"
+
+
+async def test_a_refund_weeks_late_gets_an_apology_and_a_person_not_the_policy(service):
+    late, asking = new_sender(), new_sender()
+    replies = texts(await say(service.url, late, "my refund is 3 weeks late and you said 3 days"))
+    assert any(is_response(t, "utter_refund_overdue") for t in replies)
+    assert not any(is_response(t, "utter_refund_status") for t in replies)
+    queue = {row["customer"]: row for row in cli_json(db_url(service), "queue")}
+    assert queue[late]["reason"] == "complaint"
+    policy = texts(await say(service.url, asking, "when will i get my money back"))
+    assert any(is_response(t, "utter_refund_status") for t in policy)
+
+
+@pytest.mark.parametrize("text", ["asdfgh", "jkjkjkjkjk", "aaaaaaaaaaaaaaaaaaaa"])
+async def test_keyboard_mashing_is_asked_to_rephrase_never_answered(service, text):
+    sender = new_sender()
+    (reply,) = texts(await say(service.url, sender, text))
+    assert "other words" in reply
+    # Still the bot's: a real question now gets its answer.
+    assert any(is_response(t, "utter_opening_hours") for t in texts(await say(service.url, sender,
+                                                                              "what are your opening hours?")))
+
+
 async def test_a_waiting_customer_who_writes_again_upset_moves_up_the_queue(service):
     sender = new_sender()
     await say(service.url, sender, "I want to talk to a human")
