@@ -30,6 +30,10 @@ class Attachment:
     url: str | None = None
 
 
+# The key of the service's own facts in the metadata a message takes into Rasa.
+SERVICE_METADATA_KEY = "brand_assistant"
+
+
 @dataclass(frozen=True)
 class IncomingMessage:
     """One thing a customer said, normalised from any platform."""
@@ -56,6 +60,19 @@ class IncomingMessage:
     @property
     def conversation_key(self) -> str:
         return f"{self.channel}:{self.sender_id}"
+
+    def rasa_metadata(self) -> dict[str, Any]:
+        """The metadata Rasa's own channel would give actions (`tracker.latest_message
+        ["metadata"]`): REST's `metadata`, socket.io's `customData`; and under
+        `SERVICE_METADATA_KEY` what this service knows of the message on every channel
+        (channel, public or private, the thread a reply answers, the platform's facts)."""
+        own = {"rest": self.metadata, "socketio": self.metadata.get("customData")}.get(self.channel)
+        facts: dict[str, Any] = {"channel": self.channel, "is_public": self.is_public}
+        if self.thread_id is not None:
+            facts["thread_id"] = self.thread_id
+        if own is None and self.metadata:
+            facts["platform"] = self.metadata
+        return {**(own if isinstance(own, dict) else {}), SERVICE_METADATA_KEY: facts}
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -209,7 +209,7 @@ class DialogueWorker:
         if isinstance(decision, ToModel):
             turn = await self.engine.handle(message.conversation_key, decision.text, channel=message.channel,
                                             message_id=message.message_id,
-                                            metadata={"is_public": message.is_public})
+                                            metadata=message.rasa_metadata())
             replies = [_outgoing(message, r.text, r.buttons, r.image, r.custom) for r in turn.replies]
             events = [("nlu", {"message_id": incoming_id, "intent": turn.intent, "confidence": turn.confidence,
                                "entities": turn.entities, "ranking": turn.intent_ranking})]
