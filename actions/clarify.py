@@ -5,7 +5,8 @@ threshold, or two intents too close to call) into `nlu_fallback`, and a rule run
 action. It offers the one or two most likely topics as buttons, with "Something else",
 when the best of them reaches `CLARIFY_FLOOR`; a button sends its intent as a payload
 ("/shipping_time"), which the rules answer as if the customer had typed it. Nothing near
-enough, or a second unsure message right after a question of ours, goes to a person: a
+enough, a second unsure message right after a question of ours, or one whose likeliest
+reading is a complaint or a request for a person, goes to a person: a
 hand-over costs an agent a minute, a confident wrong answer costs the customer's trust.
 
 The buttons' titles are the domain's responses `utter_topic_<intent>`, so a brand words
@@ -28,6 +29,8 @@ SECOND_FLOOR = 0.15
 # Intents that are not a topic to offer: small talk, and those already handed to a person.
 NOT_TOPICS = frozenset({"nlu_fallback", "out_of_scope", "greet", "goodbye", "thank", "affirm", "deny",
                         "bot_challenge", "complaint", "request_human", "inform_order_number"})
+# The likeliest intent that makes an unsure message a hand-over at once, with its reason.
+PERSON_WANTED = {"complaint": "complaint", "request_human": "customer_request"}
 SOMETHING_ELSE = {"title": "Something else", "payload": "/out_of_scope"}
 
 
@@ -36,7 +39,13 @@ class ActionClarify(Action):
         return "action_clarify"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> list[dict]:
-        topics = candidate_topics(tracker.latest_message.get("intent_ranking") or [])
+        ranking = tracker.latest_message.get("intent_ranking") or []
+        likeliest = next((r.get("name") for r in ranking if r.get("name") != "nlu_fallback"), None)
+        if likeliest in PERSON_WANTED:
+            # Even unsure, the likeliest reading is "I want a person" or a complaint: no quiz.
+            hand_over(dispatcher, PERSON_WANTED[likeliest])
+            return []
+        topics = candidate_topics(ranking)
         if not topics or just_asked(tracker):
             hand_over(dispatcher, "out_of_scope")
             return []

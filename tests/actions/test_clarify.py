@@ -34,3 +34,27 @@ def test_titles_come_from_the_domain_or_the_intent_name():
     domain = {"responses": {"utter_topic_promo_code": [{"text": "Promo codes"}]}}
     assert topic_title(domain, "promo_code") == "Promo codes"
     assert topic_title(domain, "gift_cards") == "Gift cards"
+
+
+async def run_clarify(ranking_: list[dict]) -> list[dict]:
+    from rasa_sdk.executor import CollectingDispatcher
+
+    from actions.clarify import ActionClarify
+
+    dispatcher = CollectingDispatcher()
+    latest = {"text": "x", "intent": {"name": "nlu_fallback"}, "intent_ranking": ranking_}
+    await ActionClarify().run(dispatcher, Tracker("s", {}, latest, [], False, None, {}, "action_listen"), {})
+    return dispatcher.messages
+
+
+async def test_an_unsure_request_for_a_person_or_complaint_is_handed_over_without_a_question():
+    messages = await run_clarify(ranking(nlu_fallback=0.6, complaint=0.41, request_human=0.27, exchange_size=0.23))
+    assert [m["response"] for m in messages if m.get("response")] == ["utter_handoff"]
+    assert {"handoff": {"reason": "complaint"}} in [m.get("custom") for m in messages]
+
+
+async def test_an_unsure_topic_gets_the_question_with_buttons():
+    messages = await run_clarify(ranking(nlu_fallback=0.6, payment_methods=0.46, out_of_scope=0.1))
+    (question,) = messages
+    assert question["response"] == "utter_clarify_one" and question["first"] == "Payment methods"
+    assert [b["payload"] for b in question["buttons"]] == ["/payment_methods", "/out_of_scope"]
