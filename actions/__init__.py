@@ -11,9 +11,10 @@ from rasa_sdk import Action
 from actions.clarify import ActionClarify
 from actions.handoff import ActionHandoff
 from actions.refunds import ActionRefundStatus
+from actions.small_talk import ActionOutOfScope
 from actions.orders import ActionCheckOrderStatus, OrderLookup, ValidateOrderStatusForm
 
 
 def build_actions(order_lookup: OrderLookup) -> list[Action]:
-    return [ActionHandoff(), ActionClarify(), ActionRefundStatus(), ActionCheckOrderStatus(order_lookup),
-            ValidateOrderStatusForm(order_lookup)]
+    return [ActionHandoff(), ActionClarify(), ActionRefundStatus(), ActionOutOfScope(),
+            ActionCheckOrderStatus(order_lookup), ValidateOrderStatusForm(order_lookup)]

@@ -70,14 +70,19 @@ def candidate_topics(ranking: list[dict[str, Any]]) -> list[str]:
 
 def just_asked(tracker: Tracker) -> bool:
     """Whether the bot's last action before the customer's latest message was this question."""
+    return last_bot_action(tracker) == ActionClarify().name()
+
+
+def last_bot_action(tracker: Tracker) -> str | None:
+    """The bot's last action before the customer's latest message (listening aside)."""
     events = iter(reversed(tracker.events or []))
     for event in events:
         if event.get("event") == "user":
             break
     for event in events:
         if event.get("event") == "action" and event.get("name") != "action_listen":
-            return event.get("name") == ActionClarify().name()
-    return False
+            return event.get("name")
+    return None
 
 
 def topic_title(domain: dict, intent: str) -> str:

@@ -15,6 +15,8 @@ REASONS = {
     "request_human": "customer_request",
     "out_of_scope": "out_of_scope",
     "nlu_fallback": "out_of_scope",
+    # "yes" to the offer of a person (data/rules.yml)
+    "affirm": "customer_request",
 }
 
 

@@ -105,7 +105,6 @@ async def test_an_unknown_order_number_is_answered_as_a_wrong_proof(service):
 @pytest.mark.parametrize("text, reason", [
     ("I want to talk to a human", "customer_request"),
     ("this is the worst service ever, my parcel arrived broken and nobody answers", "complaint"),
-    ("what's the capital of france", "out_of_scope"),
 ])
 async def test_handoff_and_the_bot_is_silent_afterwards(service, text, reason):
     sender = new_sender()
@@ -162,6 +161,27 @@ async def test_something_else_or_still_unsure_hands_over(service, second):
     assert any(is_response(t, "utter_handoff") for t in replies)
     queue = {row["customer"]: row for row in cli_json(db_url(service), "queue")}
     assert queue[sender]["reason"] == "out_of_scope"
+
+
+@pytest.mark.parametrize("then, reason", [("yes please", "customer_request"),
+                                          ("tell me a joke then", "out_of_scope")])
+async def test_small_talk_hears_what_the_bot_does_and_a_yes_or_a_repeat_hands_over(service, then, reason):
+    sender = new_sender()
+    (offer,) = await say(service.url, sender, "what's the capital of france")
+    assert is_response(offer["text"], "utter_out_of_scope")
+    assert [b["payload"] for b in offer["buttons"]] == ["/request_human", "/deny"]
+    assert sender not in {row["customer"] for row in cli_json(db_url(service), "queue")}
+    assert any(is_response(t, "utter_handoff") for t in texts(await say(service.url, sender, then)))
+    queue = {row["customer"]: row for row in cli_json(db_url(service), "queue")}
+    assert queue[sender]["reason"] == reason
+
+
+async def test_no_thanks_to_the_offer_keeps_the_bot(service):
+    sender = new_sender()
+    await say(service.url, sender, "what's the weather like tomorrow")
+    assert not any(is_response(t, "utter_handoff") for t in texts(await say(service.url, sender, "/deny")))
+    assert any(is_response(t, "utter_opening_hours")
+               for t in texts(await say(service.url, sender, "what are your opening hours?")))
 
 
 async def test_a_refund_weeks_late_gets_an_apology_and_a_person_not_the_policy(service):
