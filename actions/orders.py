@@ -13,7 +13,8 @@ from __future__ import annotations
 import hmac
 import re
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from rasa_sdk import Action, FormValidationAction, Tracker
@@ -45,22 +46,27 @@ class OrderLookup(Protocol):
     async def __call__(self, number: str) -> OrderInfo | None: ...
 
 
-# The demo brand's orders: the service seeds its orders table from these.
+def _days(offset: int) -> date:
+    return date.today() + timedelta(days=offset)
+
+
+# The demo brand's orders: the service seeds its orders table from these, with dates around
+# the day it first starts. 217356 is late: shipped, due three days ago.
 DEMO_ORDERS: tuple[OrderInfo, ...] = (
-    OrderInfo("482913", "shipped", "DPD", "15501234567890", date(2026, 12, 2), "Linen shirt (M), canvas tote",
+    OrderInfo("482913", "shipped", "DPD", "15501234567890", _days(2), "Linen shirt (M), canvas tote",
               "ana.silva@example.com", "SW1A 1AA"),
-    OrderInfo("104577", "delivered", "Royal Mail", "RM123456789GB", date(2026, 11, 20), "Wool coat (L)",
+    OrderInfo("104577", "delivered", "Royal Mail", "RM123456789GB", _days(-12), "Wool coat (L)",
               "ben.okafor@example.com", "M1 1AE"),
-    OrderInfo("731046", "processing", None, None, date(2026, 12, 5), "Trainers (42), socks x3",
+    OrderInfo("731046", "processing", None, None, _days(4), "Trainers (42), socks x3",
               "chloe.martin@example.com", "LS1 4DY"),
     OrderInfo("559201", "cancelled", None, None, None, "Sofa cover", "dev.patel@example.com", "BS1 5TR"),
-    OrderInfo("880412", "shipped", "Evri", "H01ABC2345678901", date(2026, 11, 28), "Denim jacket (S)",
+    OrderInfo("880412", "shipped", "Evri", "H01ABC2345678901", _days(1), "Denim jacket (S)",
               "eva.novak@example.com", "EH1 1YZ"),
-    OrderInfo("320987", "delivered", "DPD", "15509876543210", date(2026, 11, 18), "Bedding set (double)",
+    OrderInfo("320987", "delivered", "DPD", "15509876543210", _days(-15), "Bedding set (double)",
               "finn.walsh@example.com", "WC2E 9DD"),
-    OrderInfo("664120", "processing", None, None, date(2026, 12, 8), "Ceramic mugs x4",
+    OrderInfo("664120", "processing", None, None, _days(6), "Ceramic mugs x4",
               "grace.lee@example.com", "M4 1HN"),
-    OrderInfo("217356", "shipped", "Royal Mail", "RM987654321GB", date(2026, 11, 30), "Cashmere scarf",
+    OrderInfo("217356", "shipped", "Royal Mail", "RM987654321GB", _days(-3), "Cashmere scarf",
               "hana.ito@example.com", "LS2 7EY"),
 )
 
@@ -103,20 +109,38 @@ def proves(order: OrderInfo | None, offered: str) -> bool:
     return order is not None and (by_email | by_postcode)
 
 
-def describe(order: OrderInfo) -> str:
+@dataclass(frozen=True)
+class OrderAnswer:
+    text: str
+    # Set when the facts break the brand's promise: a person takes over.
+    handoff_reason: str | None = None
+
+
+def describe(order: OrderInfo, today: date) -> OrderAnswer:
     when = order.expected_delivery.strftime("%A %-d %B") if order.expected_delivery else None
+    late = order.expected_delivery is not None and order.expected_delivery < today
+    if order.status == "shipped" and late:
+        return OrderAnswer(
+            f"I'm sorry: order {order.number} ({order.items}) is with {order.carrier}, tracking code "
+            f"{order.tracking_code}, and should have arrived by {when}. I'm passing you to a member of our "
+            "team, who will chase it with the carrier.", "late_delivery")
     if order.status == "shipped":
-        return (f"Good news: order {order.number} ({order.items}) is on its way with {order.carrier}, "
-                f"tracking code {order.tracking_code}. It should arrive by {when}.")
+        return OrderAnswer(f"Good news: order {order.number} ({order.items}) is on its way with {order.carrier}, "
+                           f"tracking code {order.tracking_code}. It should arrive by {when}.")
     if order.status == "delivered":
-        return (f"Order {order.number} ({order.items}) was delivered by {order.carrier} on {when}. "
-                "If you can't find it, just tell me and I'll get a person to help.")
+        return OrderAnswer(f"Order {order.number} ({order.items}) was delivered by {order.carrier} on {when}. "
+                           "If you can't find it, just tell me and I'll get a person to help.")
+    if order.status == "processing" and late:
+        return OrderAnswer(
+            f"I'm sorry: order {order.number} ({order.items}) should have arrived by {when} and has not "
+            "left our warehouse yet. I'm passing you to a member of our team, who will sort it out.",
+            "late_delivery")
     if order.status == "processing":
-        return (f"Order {order.number} ({order.items}) is being prepared in our warehouse and should "
-                f"arrive by {when}. You'll get a tracking link by email when it ships.")
+        return OrderAnswer(f"Order {order.number} ({order.items}) is being prepared in our warehouse and should "
+                           f"arrive by {when}. You'll get a tracking link by email when it ships.")
     if order.status == "cancelled":
-        return f"Order {order.number} was cancelled, and any payment has been refunded to you."
-    return f"Order {order.number} is {order.status}."
+        return OrderAnswer(f"Order {order.number} was cancelled, and any payment has been refunded to you.")
+    return OrderAnswer(f"Order {order.number} is {order.status}.")
 
 
 def _tries(tracker: Tracker) -> int:
@@ -157,9 +181,10 @@ class ValidateOrderStatusForm(FormValidationAction):
 
 
 class ActionCheckOrderStatus(Action):
-    def __init__(self, lookup: OrderLookup | None = None) -> None:
+    def __init__(self, lookup: OrderLookup | None = None, today: Callable[[], date] = date.today) -> None:
         # A standalone `rasa run actions` has no database: it answers from the demo orders.
         self.lookup = lookup or demo_lookup
+        self.today = today
 
     def name(self) -> str:
         return "action_check_order_status"
@@ -174,5 +199,8 @@ class ActionCheckOrderStatus(Action):
                      "team, who can check who you are and help.")
             dispatcher.utter_message(json_message={"handoff": {"reason": "order_verification_failed"}})
             return done
-        dispatcher.utter_message(text=describe(order))
+        answer = describe(order, self.today())
+        dispatcher.utter_message(text=answer.text)
+        if answer.handoff_reason is not None:
+            dispatcher.utter_message(json_message={"handoff": {"reason": answer.handoff_reason}})
         return done

@@ -42,6 +42,8 @@ REASONS = {
     "repeated_misunderstanding": "the bot lost the thread (fallback)",
     "negative_sentiment": "upset customer (sentiment)",
     "abuse": "abusive public post",
+    "order_verification_failed": "order details not confirmed",
+    "late_delivery": "an order later than promised",
 }
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import date
 
 import aiohttp
 import pytest
@@ -54,6 +55,16 @@ async def test_the_postcode_on_the_order_is_proof_too(service):
     await say(service.url, sender, f"can you check order {order.number} for me")
     answer = " ".join(texts(await say(service.url, sender, order.postcode.lower().replace(" ", ""))))
     assert order.number in answer and order.items in answer
+
+
+async def test_a_late_order_gets_an_apology_and_a_person_never_a_date_already_past(service):
+    sender = new_sender()
+    order = next(o for o in DEMO_ORDERS if o.status == "shipped" and o.expected_delivery < date.today())
+    await say(service.url, sender, f"where is order {order.number}")
+    answer = " ".join(texts(await say(service.url, sender, order.email)))
+    assert "should have arrived" in answer and "Good news" not in answer and order.tracking_code in answer
+    queue = {row["customer"]: row for row in cli_json(db_url(service), "queue")}
+    assert queue[sender]["reason"] == "late_delivery"
 
 
 def _secrets(order) -> list[str]:
