@@ -36,6 +36,16 @@ async def test_a_greeting_offers_buttons(service):
     assert buttons and all(set(b) == {"title", "payload"} for b in buttons)
 
 
+@pytest.mark.parametrize("text, answer", [
+    ("how long does shipping take to texas", "utter_international_shipping"),
+    ("how much is delivery to Germany?", "utter_international_shipping"),
+    ("how long does delivery take", "utter_shipping_time"),
+    ("how long does delivery to northern ireland take", "utter_shipping_time"),
+])
+async def test_a_place_abroad_in_a_delivery_question_gets_the_international_answer(service, text, answer):
+    assert any(is_response(t, answer) for t in texts(await say(service.url, new_sender(), text)))
+
+
 async def test_order_status_goes_through_the_custom_action(service):
     sender = new_sender()
     order = next(o for o in DEMO_ORDERS if o.status == "shipped")
