@@ -34,6 +34,14 @@ class Handoff:
     priority: int
 
 
+# What the hand-over is for: an unhappy customer, a broken promise or an explicit request
+# for a person comes before a question the bot could not place (small talk, a fallback).
+REASON_WEIGHTS = {
+    "complaint": 30, "public_complaint": 30, "negative_sentiment": 30,
+    "late_delivery": 30, "customer_request": 25, "order_verification_failed": 10,
+}
+
+
 def priority(*, reason: str, is_public: bool, sentiment: float | None, negative_threshold: float,
              earlier_contacts: int = 0) -> int:
     score = 0
@@ -44,8 +52,7 @@ def priority(*, reason: str, is_public: bool, sentiment: float | None, negative_
             score += 50
         elif sentiment < -0.05:
             score += 20
-    if reason in {"complaint", "negative_sentiment", "public_complaint"}:
-        score += 30
+    score += REASON_WEIGHTS.get(reason, 0)
     score += min(earlier_contacts, 5) * 5
     return score
 

@@ -38,3 +38,12 @@ def test_transitions_follow_the_state_machine():
     check_transition("assigned", "bot")
     with pytest.raises(TransitionError):
         check_transition("bot", "assigned")
+
+
+def test_an_explicit_request_comes_before_small_talk_and_a_complaint_before_both():
+    def score(reason: str, sentiment: float = 0.0) -> int:
+        return priority(reason=reason, is_public=False, sentiment=sentiment, negative_threshold=-0.6)
+
+    # A mildly negative joke request must not outrank someone who asked for a person.
+    assert score("complaint") > score("customer_request") > score("out_of_scope", sentiment=-0.2)
+    assert score("late_delivery") > score("customer_request") > score("repeated_misunderstanding")

@@ -127,7 +127,8 @@ window.Desk = (() => {
   const REASONS = {
     customer_request: "asked for a person", complaint: "complaint", out_of_scope: "out of scope",
     repeated_misunderstanding: "bot did not understand", negative_sentiment: "upset customer",
-    public_complaint: "public complaint",
+    public_complaint: "public complaint", late_delivery: "order later than promised",
+    order_verification_failed: "order details not confirmed",
   };
   function reason(code) { return REASONS[code] || (code || "").replace(/_/g, " "); }
 

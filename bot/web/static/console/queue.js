@@ -37,7 +37,8 @@
     const button = el("button", { class: "btn primary small claim", type: "button", dataset: { id: row.id } }, "Claim");
     button.addEventListener("click", () => claim(row, button));
     return el("li", { class: "row", dataset: { id: row.id } },
-      el("span", { class: "prio", title: `priority ${row.priority} (base ${row.base_priority})` }, String(row.priority)),
+      el("span", { class: "prio", title: `Priority ${row.priority}: ${row.base_priority} on arrival (public +100, very upset +50, `
+        + `complaint +30, asked for a person +25, returning +5 each), +1 a minute waiting` }, String(row.priority)),
       summary(row), waitClock(row), button);
   }
 
