@@ -28,6 +28,7 @@ async def say(page, text: str) -> None:
 
 async def test_a_customer_asks_and_reads_the_bot_answer(page, service):
     await open_chat(page, service)
+    await expect(page.locator("#presence")).to_have_text("Online — the assistant answers at once")
     await say(page, "what are your opening hours?")
     await expect(page.locator(".message.customer .bubble").last).to_have_text("what are your opening hours?")
     answer = page.locator(".message.bot .bubble").last
@@ -71,6 +72,8 @@ async def test_handoff_then_a_person_answers_in_the_same_window(page, service):
     await say(page, "I want to talk to a human")
     await expect(page.locator("#banner")).to_be_visible()
     await expect(page.locator("#banner")).to_contain_text("team")
+    # The header no longer promises an answer at once: a person takes longer.
+    await expect(page.locator("#presence")).to_have_text("Online — waiting for a member of our team")
     sender = await page.evaluate("window.localStorage.getItem('brand-assistant-sender')")
     (row,) = [r for r in cli_json(service.env["DATABASE_URL"], "queue") if r["customer"] == sender]
     # While a person owns the conversation the bot stays silent.

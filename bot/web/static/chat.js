@@ -18,6 +18,8 @@
   let socket = null;
   let retryDelay = 500;
   let status = "bot";
+  let agent = null;
+  let connected = false;
   let typingTimer = null;
 
   function senderId() {
@@ -44,7 +46,8 @@
     socket = new WebSocket(url);
     socket.addEventListener("open", () => {
       retryDelay = 500;
-      setPresence("Online — we usually answer at once", "online");
+      connected = true;
+      setPresence(presenceText(), "online");
       // Whatever was typed while offline goes now; the server drops repeats by client_id.
       for (const { frame } of pending.values()) socket.send(JSON.stringify(frame));
     });
@@ -55,6 +58,7 @@
       if (handler) handler(frame);
     });
     socket.addEventListener("close", () => {
+      connected = false;
       setPresence("Reconnecting…", "offline");
       window.setTimeout(connect, retryDelay);
       retryDelay = Math.min(retryDelay * 2, 10000);
@@ -158,8 +162,17 @@
     if (socket && socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify(frame));
   }
 
+  // What the customer can expect now: the assistant at once, or a person, who takes longer.
+  function presenceText() {
+    if (status === "queued") return "Online — waiting for a member of our team";
+    if (status === "assigned") return agent ? `Online — ${agent} from our team` : "Online — with our team";
+    return "Online — the assistant answers at once";
+  }
+
   function setStatus(next, agentName) {
     status = next || "bot";
+    agent = agentName || null;
+    if (connected) setPresence(presenceText(), "online");
     banner.classList.remove("with-agent");
     if (status === "queued") {
       banner.textContent = "You're in the queue for a member of our team. Keep writing here: they will see everything.";
