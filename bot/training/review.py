@@ -27,8 +27,11 @@ ANNOTATED = "annotated"
 # A trainer decided there is nothing to teach (spam, a typo, a one-off).
 DISMISSED = "review_dismissed"
 FALLBACK_INTENT = "nlu_fallback"
-# The customer asked for a person and got one: the model understood, nothing to teach.
-UNTEACHABLE_HANDOFFS = frozenset({"customer_request"})
+# The hand-overs that say the model lacks something: a question it could not place, a
+# conversation it lost. The others (a person asked for, a complaint, a late order, upset
+# words) went as they should: the model understood, nothing to teach. An unsure message
+# is listed whatever happened to it.
+TEACHABLE_HANDOFFS = frozenset({"out_of_scope", "repeated_misunderstanding"})
 CONTEXT_LINES = 3
 SIMILARITY = 0.75
 _PUNCTUATION = re.compile(f"[{re.escape(string.punctuation)}’‘“”…]")
@@ -145,7 +148,7 @@ async def review_items(session: AsyncSession, threshold: float, *, known_example
         reasons.setdefault(message_id, []).append(
             "fallback" if intent == FALLBACK_INTENT else f"low confidence ({confidence:.2f})")
     for message_id, reason in await _handoff_triggers(session, scan):
-        if reason not in UNTEACHABLE_HANDOFFS:
+        if reason in TEACHABLE_HANDOFFS:
             reasons.setdefault(message_id, []).append(f"handed over ({reason})")
     for message_id in await _event_message_ids(session, FLAG):
         reasons.setdefault(message_id, []).append("flagged by an agent")

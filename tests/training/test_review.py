@@ -55,6 +55,9 @@ async def test_review_collects_groups_and_marks_done(db):
         c = await conversation(session, "c", [("customer", "gift cards do you sell them", "promo_code", 0.5)])
         d = await conversation(session, "d", [("customer", "i want a human", "request_human", 0.97)])
         await handed_over(session, d[0], "customer_request")
+        # A complaint understood and handed over went right: nothing to teach either.
+        h = await conversation(session, "h", [("customer", "my coat arrived ripped, awful", "complaint", 0.98)])
+        await handed_over(session, h[0], "complaint")
         e = await conversation(session, "e", [("customer", "hello", "greet", 0.99),
                                               ("bot", "Hi there", None, None),
                                               ("customer", "where is my parcel", "order_status", 0.9)])
@@ -72,7 +75,7 @@ async def test_review_collects_groups_and_marks_done(db):
     async with db.session() as session:
         items = await review_items(session, 0.6, known_examples=frozenset({"thx"}))
     by_id = {item.message_id: item for item in items}
-    assert set(by_id) == {a[1], b[0], c[0], e[2], f[0], g[0]}  # not d (asked for a person), not "hello"
+    assert set(by_id) == {a[1], b[0], c[0], e[2], f[0], g[0]}  # not d (asked for a person), h (a complaint), "hello"
     assert by_id[a[1]].reasons == ("handed over (out_of_scope)",)
     assert by_id[b[0]].reasons == ("fallback",)
     assert by_id[c[0]].reasons == ("low confidence (0.50)",)
