@@ -326,6 +326,14 @@ async def test_a_whole_conversation_from_web_chat_to_rating(browser, console_ser
     await expect(bob.locator("#owner")).to_have_text("You have this conversation")
     await expect(bob.locator("#timeline .event.transferred")).to_contain_text("from ann to bob")
 
+    # The customer's last message has no answer: resolving asks first (bob's page says no).
+    await bob.click("#resolve")
+    await expect(bob.locator("#badges")).to_contain_text("assigned")
+    assert bob.dialogs == ["The customer's last message has no answer yet. Resolve the conversation anyway?"]
+    await bob.fill("#reply-text", "All sorted, have a good day!")
+    await bob.click("#send")
+    await expect(bob.locator("#timeline .message.agent").last).to_contain_text("All sorted")
+
     # Resolve with the rating question; the customer taps 4; the console shows it live.
     await expect(bob.locator("#ask-satisfaction")).to_be_checked()
     await bob.click("#resolve")

@@ -247,7 +247,14 @@
     if (!to) { toast("Choose who to transfer to.", "error"); return; }
     act("transfer", { agent: to }, `Transferred to ${to}`);
   });
-  $("resolve").addEventListener("click", () => act("resolve", { ask_satisfaction: $("ask-satisfaction").checked }, "Resolved"));
+  $("resolve").addEventListener("click", () => {
+    // Resolving over an unanswered question leaves a customer waiting for nothing.
+    const messages = current ? current.messages : [];
+    const last = messages[messages.length - 1];
+    if (last && last.author === "customer"
+        && !window.confirm("The customer's last message has no answer yet. Resolve the conversation anyway?")) return;
+    act("resolve", { ask_satisfaction: $("ask-satisfaction").checked }, "Resolved");
+  });
   $("handback").addEventListener("click", () => act("handback", undefined, "Returned to the bot"));
 
   api("GET", "/console/api/canned").then((result) => { canned = result.data.canned || []; });
