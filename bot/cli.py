@@ -177,13 +177,19 @@ def new_event_loop(use_uvloop: bool) -> asyncio.AbstractEventLoop:
 
 
 async def _seed_demo(settings: Settings) -> None:
+    """The demo brand's orders, and its canned responses when the list is empty."""
     from actions.orders import DEMO_ORDERS
+    from bot.console.demo_canned import DEMO_CANNED
+    from bot.messages import utcnow
+    from bot.storage.console import seed_canned
     from bot.storage.database import Database
     from bot.storage.orders import seed_orders
 
     db = Database(settings.database_url)
     try:
         await seed_orders(db, DEMO_ORDERS)
+        async with db.session() as session:
+            await seed_canned(session, DEMO_CANNED, "demo", utcnow())
     finally:
         await db.close()
 

@@ -4,6 +4,7 @@ satisfaction, agents' load and recent waits."""
 from __future__ import annotations
 
 import statistics
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -75,6 +76,17 @@ async def save_canned(session: AsyncSession, shortcut: str, text: str, by: str, 
     session.add(canned)
     await session.flush()
     return canned
+
+
+async def seed_canned(session: AsyncSession, items: Iterable[tuple[str, str]], by: str, now: datetime) -> int:
+    """Fill an empty canned-response list with `items`; a list with anything in it is left
+    alone (a brand's own, or the demo's as supervisors changed it). How many were added."""
+    if (await session.execute(select(CannedResponse.id).limit(1))).first() is not None:
+        return 0
+    rows = [CannedResponse(shortcut=shortcut, text=text, created_by=by, created_at=now) for shortcut, text in items]
+    session.add_all(rows)
+    await session.flush()
+    return len(rows)
 
 
 async def delete_canned(session: AsyncSession, canned_id: int) -> bool:

@@ -290,6 +290,14 @@ async def test_a_whole_conversation_from_web_chat_to_rating(browser, console_ser
     await expect(ann.locator("#timeline .event.claimed")).to_contain_text("ann took the conversation")
     await expect(customer.locator("#banner")).to_contain_text("ann")
 
+    # The demo's canned responses are there from the start; a shortcut nobody made says so.
+    await ann.click("#reply-text")
+    await ann.keyboard.type("/")
+    await expect(ann.locator("#suggestions")).to_contain_text("/late-order")
+    await ann.keyboard.type("zzz")
+    await expect(ann.locator("#suggestions")).to_have_text("No canned response starts with /zzz.")
+    await ann.fill("#reply-text", "")
+
     # Reply with the canned response: "/ref" + Tab inserts it; Enter sends it.
     await ann.click("#reply-text")
     await ann.keyboard.type("Hi! /ref")

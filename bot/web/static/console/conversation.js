@@ -184,6 +184,14 @@
     const slash = slashWord();
     matches = slash ? canned.filter((c) => c.shortcut.startsWith(slash.word)).slice(0, 6) : [];
     chosen = 0;
+    if (slash && matches.length === 0) {
+      // Say why nothing comes up, rather than nothing at all.
+      suggestions.replaceChildren(el("div", { class: "suggestion hint" }, canned.length === 0
+        ? "No canned responses yet: supervisors and admins add them under Canned responses."
+        : `No canned response starts with /${slash.word}.`));
+      suggestions.hidden = false;
+      return;
+    }
     suggestions.hidden = matches.length === 0;
     suggestions.replaceChildren(...matches.map((c, index) => {
       const option = el("div", { class: `suggestion${index === chosen ? " active" : ""}`, role: "option", dataset: { shortcut: c.shortcut } },
