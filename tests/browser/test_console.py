@@ -398,6 +398,9 @@ async def test_supervisor_sees_load_and_reassigns(browser, console_service, peop
     await say(console_service.url, sender, HUMAN)
     row = sue.locator("#assignment-rows tr", has_text=sender)
     await expect(row).to_be_visible(timeout=30_000)
+    # Why it is waiting and what the customer last said, to choose who takes it.
+    await expect(row.locator(".reason")).to_have_text("asked for a person")
+    await expect(row.locator(".last")).to_have_text(HUMAN)
     await row.locator("select").select_option("bob")
     await row.get_by_role("button", name="Reassign").click()
     await expect(sue.locator("#toast")).to_contain_text("is with bob now")

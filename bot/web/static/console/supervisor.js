@@ -2,7 +2,7 @@
 "use strict";
 
 (() => {
-  const { api, el, toast, time, live, badge } = window.Desk;
+  const { api, el, toast, time, live, badge, reason } = window.Desk;
   let agents = [];
   // What the supervisor picked per conversation, kept across live re-renders of the table.
   const chosen = new Map();
@@ -39,6 +39,8 @@
       el("td", {}, el("a", { href: `/console/conversations/${row.id}` }, `#${row.id}`)),
       el("td", {}, row.customer, " ", badge(row.channel, "channel")),
       el("td", {}, badge(row.status, `status ${row.status}`)),
+      el("td", { class: "reason" }, reason(row.reason) || "—"),
+      el("td", { class: "last" }, row.last_message || ""),
       el("td", {}, row.agent || "—"),
       reassignCell(row))));
   }
