@@ -30,6 +30,7 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 _VARIABLE = re.compile(r"\$\{([A-Z0-9_]+)\}")
+FALLBACK_INTENT = "nlu_fallback"
 
 
 class EngineError(RuntimeError):
@@ -247,11 +248,21 @@ class DialogueEngine:
         replies, handoff_reason = _replies(output.messages)
         intent = parse.get("intent") or {}
         return Turn(
-            intent=intent.get("name"), confidence=intent.get("confidence"),
+            intent=intent.get("name"), confidence=_model_score(intent, parse.get("intent_ranking") or []),
             entities=[_plain(e) for e in parse.get("entities", [])],
             actions=actions, replies=replies, handoff_reason=handoff_reason,
             intent_ranking=[_plain(r) for r in parse.get("intent_ranking", [])[:5]],
         )
+
+
+def _model_score(intent: dict[str, Any], ranking: list[dict[str, Any]]) -> float | None:
+    """The model's confidence in what it understood. For `nlu_fallback` that is its best
+    real intent's score: the FallbackClassifier gives the fallback its threshold, which told
+    trainers and agents nothing ("60%" on every message the model could not place)."""
+    if intent.get("name") != FALLBACK_INTENT:
+        return intent.get("confidence")
+    scores = [r.get("confidence") or 0.0 for r in ranking if r.get("name") != FALLBACK_INTENT]
+    return max(scores, default=0.0)
 
 
 def _plain(value: dict[str, Any]) -> dict[str, Any]:
