@@ -55,7 +55,7 @@ def test_a_new_intent_adds_its_example_response_and_rule_in_place(demo_copy: Pro
     add_intent(demo_copy, "gift_cards", "do you sell gift cards?", "Yes: gift cards from £10, online and in stores.")
 
     assert demo_copy.nlu_file.read_text() == inserted(
-        nlu, "    - what's your favourite colour",
+        nlu, "    - help me with my tax return",
         "\n- intent: gift_cards\n  examples: |\n    - do you sell gift cards?\n")
     expected_domain = inserted(domain, "  - out_of_scope", "  - gift_cards\n")
     expected_domain = inserted(
