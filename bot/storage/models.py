@@ -80,6 +80,9 @@ class Conversation(Base):
     is_public = Column(Boolean, nullable=False, default=False)
     sentiment = Column(Float)
     assigned_agent = Column(String(255))
+    # The customer's language when it was told apart from the bot's (bot/language.py):
+    # fixed messages are sent in it and the agent sees it. None: the bot's own language.
+    language = Column(String(8))
     created_at = Column(UtcDateTime, nullable=False)
     updated_at = Column(UtcDateTime, nullable=False)
     last_message_at = Column(UtcDateTime, nullable=False)
@@ -226,6 +229,9 @@ class Agent(Base):
     __tablename__ = "agents"
     id = Column(Integer, primary_key=True)
     name = Column(String(64), nullable=False, unique=True)
+    # What customers see when this agent answers ("Dana from Support"); the login name
+    # when none was set.
+    display_name = Column(String(64))
     role = Column(String(16), nullable=False)  # agent | supervisor | trainer | admin
     password_hash = Column(String(255), nullable=False)
     active = Column(Boolean, nullable=False, default=True)
