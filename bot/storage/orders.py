@@ -8,6 +8,7 @@ from sqlalchemy import func, select, update
 
 from actions.orders import OrderInfo
 from bot.storage.database import Database
+from bot.storage.dialect import insert_ignoring_conflicts
 from bot.storage.models import Order
 
 
@@ -33,6 +34,8 @@ async def seed_orders(db: Database, orders: Iterable[OrderInfo]) -> int:
     except that demo orders stored before orders had a proof of ownership are given theirs
     (without one, nobody could ever be told about them)."""
     orders = list(orders)
+    if not orders:
+        return 0
     async with db.session() as session:
         if (await session.execute(select(func.count()).select_from(Order))).scalar_one():
             for o in orders:
@@ -40,8 +43,10 @@ async def seed_orders(db: Database, orders: Iterable[OrderInfo]) -> int:
                                                           Order.postcode.is_(None))
                                       .values(email=o.email, postcode=o.postcode))
             return 0
-        rows = [Order(number=o.number, status=o.status, carrier=o.carrier, tracking_code=o.tracking_code,
-                      expected_delivery=o.expected_delivery, items=o.items, email=o.email, postcode=o.postcode)
+        rows = [dict(number=o.number, status=o.status, carrier=o.carrier, tracking_code=o.tracking_code,
+                     expected_delivery=o.expected_delivery, items=o.items, email=o.email, postcode=o.postcode)
                 for o in orders]
-        session.add_all(rows)
-    return len(rows)
+        # Several web processes starting together may all find the table empty: the first
+        # one's rows stand, the others' are skipped rather than failing their start.
+        result = await session.execute(insert_ignoring_conflicts(session, Order.__table__, rows))
+    return result.rowcount
