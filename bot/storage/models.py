@@ -82,7 +82,8 @@ class Conversation(Base):
     assigned_agent = Column(String(255))
     # The customer's language when it was told apart from the bot's (bot/language.py):
     # fixed messages are sent in it and the agent sees it. None: the bot's own language.
-    language = Column(String(8))
+    # DEFAULT NULL, so an insert that does not name it works on a schema before 0012 too.
+    language = Column(String(8), server_default=sql_text("NULL"))
     created_at = Column(UtcDateTime, nullable=False)
     updated_at = Column(UtcDateTime, nullable=False)
     last_message_at = Column(UtcDateTime, nullable=False)
@@ -303,14 +304,18 @@ class Satisfaction(Base):
 
 
 class TrainingRun(Base):
-    """A `bot train` started from the console: its steps, progress and outcome, kept in the
-    database so every web process can show it live and one run at a time is enforced."""
+    """A `bot train` (or a version's measurement) started from the console: its steps,
+    progress and outcome, kept in the database so every web process can show it live and
+    one run at a time is enforced."""
 
     __tablename__ = "training_runs"
     id = Column(Integer, primary_key=True)
+    # train: `bot train`; measure: `bot models measure VERSION` (figures for a version without them).
+    # One kind of run or the other holds the running slot, never both: they share the machine.
+    kind = Column(String(16), nullable=False, default="train", server_default="train")
     started_by = Column(String(64), nullable=False)
     activate = Column(Boolean, nullable=False, default=True)
-    status = Column(String(16), nullable=False)  # running | passed | refused | failed | lost
+    status = Column(String(16), nullable=False)  # running | passed | refused | measured | failed | lost
     # 1 while running, NULL after: a unique column admits one running run at a time.
     running_slot = Column(Integer, unique=True)
     steps = Column(JSON, nullable=False, default=list)
