@@ -1,5 +1,6 @@
 """The trainers' Models page behind the scenes: model versions with their gate reports,
-training runs started from the console (bot/training/runs.py), activation and rollback,
+training runs started from the console (bot/training/runs.py), the measurement of a
+version without figures (the first model: no gate measured it), activation and rollback,
 and a WebSocket that pushes the page's snapshot whenever a run or the registry moves."""
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from bot.storage import training as store
 from bot.storage.database import Database
 from bot.storage.models import TrainingRun
 from bot.training.gate import stored_report
+from bot.training.pipeline import measurable
 from bot.training.registry import Registry, RegistryError
 from bot.training.runs import TrainingBusy, TrainingRunner
 
@@ -38,7 +40,7 @@ def run_json(run: TrainingRun | None) -> dict[str, Any] | None:
     progress = ({"label": run.progress_label, "done": run.progress_done, "total": run.progress_total}
                 if run.progress_total else None)
     return {
-        "id": run.id, "started_by": run.started_by, "activate": run.activate, "status": run.status,
+        "id": run.id, "kind": run.kind, "started_by": run.started_by, "activate": run.activate, "status": run.status,
         "steps": run.steps or [], "output": run.output.splitlines()[-80:] if run.output else [], "progress": progress,
         "version": run.version, "report": run.report, "error": run.error,
         "started_at": run.started_at.isoformat(), "finished_at": run.finished_at.isoformat() if run.finished_at else None,
@@ -76,7 +78,19 @@ class ModelsDesk:
         try:
             return await self.runner.start(by, activate)
         except TrainingBusy as busy:
-            raise DeskError(f"a training is running already (run {busy.run_id}); wait for it to finish") from None
+            raise _busy(busy) from None
+
+    async def measure(self, by: str, version: str) -> int:
+        """Measure a version without figures in the background, as a run of its own; what
+        makes it impossible (no such version, figures already, no snapshot) is said at once."""
+        try:
+            await asyncio.to_thread(measurable, self.registry, version)
+        except RegistryError as error:
+            raise DeskError(str(error)) from None
+        try:
+            return await self.runner.measure(by, version)
+        except TrainingBusy as busy:
+            raise _busy(busy) from None
 
     async def activate(self, version: str, by: str, role: str, forced_reason: str | None = None) -> str:
         """Activate a version; one the gate refused only by an admin who says why (kept on
@@ -100,6 +114,12 @@ class ModelsDesk:
         return entry.version
 
 
+def _busy(busy: TrainingBusy) -> DeskError:
+    """One run at a time, trainings and measurements alike: they share the machine."""
+    what = "a measurement" if busy.kind == "measure" else "a training"
+    return DeskError(f"{what} is running already (run {busy.run_id}); wait for it to finish")
+
+
 def models_routes(desk: ModelsDesk, bus: Bus, storage: DatabaseStorage) -> list[web.RouteDef]:
     @trainer_api
     @answering
@@ -111,6 +131,11 @@ def models_routes(desk: ModelsDesk, bus: Bus, storage: DatabaseStorage) -> list[
     async def train(request):
         body = await json_body(request)
         return {"run_id": await desk.train(identity(request).name, bool(body.get("activate", True)))}
+
+    @trainer_api
+    @answering
+    async def measure(request):
+        return {"run_id": await desk.measure(identity(request).name, request.match_info["version"])}
 
     @trainer_api
     @answering
@@ -141,6 +166,7 @@ def models_routes(desk: ModelsDesk, bus: Bus, storage: DatabaseStorage) -> list[
         web.get("/api/training/models", models),
         web.post("/api/training/runs", train),
         web.post(r"/api/training/models/{version:[\w.-]+}/activate", activate),
+        web.post(r"/api/training/models/{version:[\w.-]+}/measure", measure),
         web.post("/api/training/models/rollback", rollback),
         web.get("/training/ws", socket),
     ]

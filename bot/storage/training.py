@@ -1,5 +1,5 @@
-"""Queries of the console's training runs: start one (one at a time), record its progress,
-finish it, and read them back."""
+"""Queries of the console's training runs (a training, or a version's measurement): start
+one (one at a time), record its progress, finish it, and read them back."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.storage.models import TrainingRun
 
 RUNNING = "running"
-FINISHED = frozenset({"passed", "refused", "failed", "lost"})
+FINISHED = frozenset({"passed", "refused", "measured", "failed", "lost"})
+KINDS = frozenset({"train", "measure"})
 
 
 async def free_stale_slot(session: AsyncSession, now: datetime, stale_after: timedelta) -> None:
@@ -25,10 +26,14 @@ async def free_stale_slot(session: AsyncSession, now: datetime, stale_after: tim
     )
 
 
-async def start_run(session: AsyncSession, started_by: str, activate: bool, now: datetime) -> TrainingRun:
-    """A new running run. Raises IntegrityError (at flush) when another run holds the slot."""
-    run = TrainingRun(started_by=started_by, activate=activate, status=RUNNING, running_slot=1, steps=[],
-                      output="", started_at=now, heartbeat_at=now)
+async def start_run(session: AsyncSession, started_by: str, activate: bool, now: datetime, *,
+                    kind: str = "train", version: str | None = None) -> TrainingRun:
+    """A new running run. Raises IntegrityError (at flush) when another run holds the slot.
+    A measurement names its version from the start; a training learns it at the end."""
+    if kind not in KINDS:
+        raise ValueError(f"not a kind of run: {kind}")
+    run = TrainingRun(kind=kind, started_by=started_by, activate=activate, status=RUNNING, running_slot=1, steps=[],
+                      output="", version=version, started_at=now, heartbeat_at=now)
     session.add(run)
     await session.flush()
     return run
@@ -36,6 +41,10 @@ async def start_run(session: AsyncSession, started_by: str, activate: bool, now:
 
 async def running_run_id(session: AsyncSession) -> int | None:
     return (await session.execute(select(TrainingRun.id).where(TrainingRun.running_slot == 1))).scalar()
+
+
+async def running_run(session: AsyncSession) -> TrainingRun | None:
+    return (await session.execute(select(TrainingRun).where(TrainingRun.running_slot == 1))).scalar()
 
 
 async def record_progress(session: AsyncSession, run_id: int, now: datetime, **values: Any) -> None:

@@ -53,16 +53,20 @@ def add_commands(sub) -> None:
     train = sub.add_parser("train", help="validate, train, gate against the active model (see docs/training.md)")
     train.add_argument("--if-missing", action="store_true", help="only when models/ has no model (no gate)")
     train.add_argument("--activate", action="store_true", help="activate the new model when it passes the gate")
+    train.add_argument("--measure", action="store_true",
+                       help="the first model: measure its held-out figures too (a second, NLU-only training)")
     train.add_argument("--events", action="store_true",
                        help="progress and outcome as JSON lines on stdout (the console's training page reads them)")
     train.set_defaults(handler=_train)
 
-    models = sub.add_parser("models", help="model versions: list, activate, rollback")
-    models.add_argument("action", nargs="?", choices=("list", "activate", "rollback"), default="list")
+    models = sub.add_parser("models", help="model versions: list, activate, rollback, measure")
+    models.add_argument("action", nargs="?", choices=("list", "activate", "rollback", "measure"), default="list")
     models.add_argument("version", nargs="?")
     models.add_argument("--force", action="store_true", help="activate a version the gate refused")
     models.add_argument("--reason", default="", help="why the gate is overruled (kept with the version)")
     models.add_argument("--json", action="store_true")
+    models.add_argument("--events", action="store_true",
+                        help="with measure: progress and outcome as JSON lines (the console's Models page reads them)")
     models.set_defaults(handler=_models)
 
     evaluate = sub.add_parser("eval", help="measure the pipeline on a labelled train and test set")
@@ -291,7 +295,7 @@ def _train(settings: Settings, args: argparse.Namespace) -> int:
     if args.if_missing and serving_model(settings.models_dir, settings.model_path):
         return 0
     if args.events:
-        return _train_with_events(settings, args.activate)
+        return _train_with_events(settings, args.activate, args.measure)
     from rich.console import Console
 
     console = Console(stderr=True)
@@ -308,8 +312,8 @@ def _train(settings: Settings, args: argparse.Namespace) -> int:
                     console.print(line, markup=False, highlight=False)
 
             outcome = train_and_gate(_project(settings), settings.models_dir, settings.gate_tolerance,
-                                     activate=args.activate or args.if_missing, on_step=on_step,
-                                     on_output=on_output)
+                                     activate=args.activate or args.if_missing, measure_first=args.measure,
+                                     on_step=on_step, on_output=on_output)
     except TrainingFailed as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
@@ -325,31 +329,36 @@ def _train(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def _train_with_events(settings: Settings, activate: bool) -> int:
-    """`bot train --events`: one JSON object a line, `{"event": "step" | "output" | "result" |
-    "error", ...}`. Lines that are not JSON (Rasa's own, from the gate's trainings) may come
+def _train_with_events(settings: Settings, activate: bool, measure_first: bool = False) -> int:
+    """`bot train --events`: one JSON object a line, `{"event": "step" | "output" | "progress" |
+    "result" | "error", ...}`. Lines that are not JSON (Rasa's own, from the gate's trainings) may come
     in between; readers treat them as output."""
     from bot.training import TrainingFailed
     from bot.training.pipeline import train_and_gate
 
+    _lower_priority(settings)
+    try:
+        outcome = train_and_gate(_project(settings), settings.models_dir, settings.gate_tolerance,
+                                 activate=activate, measure_first=measure_first,
+                                 on_step=lambda text: _emit("step", text=text),
+                                 on_output=lambda line: _emit("output", text=line))
+    except TrainingFailed as error:
+        _emit("error", text=str(error))
+        return 1
+    version = outcome.version
+    _emit("result", version=version.version, status=version.status, report=outcome.report,
+          passed=outcome.decision.passed if outcome.decision else True)
+    return 0 if version.status != "refused" else 3
+
+
+def _lower_priority(settings: Settings) -> None:
     if settings.training_niceness > 0:
         # The console's trainings share the machine with the service: a lower priority.
         os.nice(settings.training_niceness)
 
-    def emit(event: str, **fields) -> None:
-        print(json.dumps({"event": event, **fields}, ensure_ascii=False), flush=True)
 
-    try:
-        outcome = train_and_gate(_project(settings), settings.models_dir, settings.gate_tolerance,
-                                 activate=activate, on_step=lambda text: emit("step", text=text),
-                                 on_output=lambda line: emit("output", text=line))
-    except TrainingFailed as error:
-        emit("error", text=str(error))
-        return 1
-    version = outcome.version
-    emit("result", version=version.version, status=version.status, report=outcome.report,
-         passed=outcome.decision.passed if outcome.decision else True)
-    return 0 if version.status != "refused" else 3
+def _emit(event: str, **fields) -> None:
+    print(json.dumps({"event": event, **fields}, ensure_ascii=False), flush=True)
 
 
 def _models(settings: Settings, args: argparse.Namespace) -> int:
@@ -372,6 +381,8 @@ def _models(settings: Settings, args: argparse.Namespace) -> int:
             audit.record_from_cli(settings.database_url, "model_rolled_back", f"model:{entry.version}")
             print(f"rolled back: {entry.version} is active again")
             return 0
+        if args.action == "measure":
+            return _measure(settings, registry, args.version, args.events)
     except RegistryError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
@@ -396,6 +407,47 @@ def _models(settings: Settings, args: argparse.Namespace) -> int:
                       "; ".join(decision.get("reasons", [])) if decision else "")
     Console().print(table)
     return 0
+
+
+def _measure(settings: Settings, registry, version: str | None, events: bool) -> int:
+    """`bot models measure VERSION`: the gate's held-out figures of a version without them
+    (the first model); with --events, reported as `bot train --events` reports (the console
+    runs it so)."""
+    from bot.training import TrainingFailed
+    from bot.training.gate import measured
+    from bot.training.pipeline import measure
+    from bot.training.registry import RegistryError
+
+    if not version:
+        print("error: which version? see `python -m bot models list`", file=sys.stderr)
+        return 2
+    if events:
+        _lower_priority(settings)
+    try:
+        if events:
+            entry = measure(registry, version, on_step=_emit_step, on_progress=_emit_progress)
+        else:
+            entry = measure(registry, version, on_step=lambda text: print(f"» {text}", file=sys.stderr))
+    except (RegistryError, TrainingFailed) as error:
+        if events:
+            _emit("error", text=str(error))
+        else:
+            print(f"error: {error}", file=sys.stderr)
+        return 1
+    report = measured(entry.gate["nlu"])
+    if events:
+        _emit("result", version=entry.version, status="measured", report=report)
+    else:
+        print(report)
+    return 0
+
+
+def _emit_step(text: str) -> None:
+    _emit("step", text=text)
+
+
+def _emit_progress(done: int, total: int) -> None:
+    _emit("progress", label="held-out examples", done=done, total=total)
 
 
 # --- eval --------------------------------------------------------------------------------

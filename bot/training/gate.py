@@ -134,7 +134,23 @@ def readable(candidate: dict[str, Any], baseline: dict[str, Any] | None, decisio
     lines = [f"Gate: {'PASSED' if decision.passed else 'REFUSED'}"]
     lines += [f"  - {reason}" for reason in decision.reasons]
     old = (baseline or {}).get("nlu")
-    lines.append(f"NLU on {nlu['held_out']} held-out examples (trained on {nlu['trained_on']}):")
+    lines += _figure_lines(nlu, old)
+    if old and (added := new_intents(old, nlu)):
+        lines.append("New intents (not part of the comparison):")
+        lines += [f"  {intent:<28} F1 {nlu['per_intent'][intent]['f1']:.3f}" for intent in added]
+    if decision.drops:
+        lines.append("Intents whose F1 dropped:")
+        lines += [f"  {intent:<28} {b:.3f} -> {a:.3f}" for intent, b, a in decision.drops]
+    lines += _confusion_lines(nlu)
+    stories = candidate.get("stories")
+    if stories is not None:
+        lines.append(f"Test stories: {stories['total'] - len(stories['failed'])}/{stories['total']} pass"
+                     + (f"; failing: {', '.join(stories['failed'])}" if stories["failed"] else ""))
+    return "\n".join(lines)
+
+
+def _figure_lines(nlu: dict[str, Any], old: dict[str, Any] | None) -> list[str]:
+    lines = [f"NLU on {nlu['held_out']} held-out examples (trained on {nlu['trained_on']}):"]
     for name in ("macro_f1", "accuracy"):
         was = f" (active: {old[name]:.3f})" if old else ""
         lines.append(f"  {name:<10} {nlu[name]:.3f}{was}")
@@ -143,26 +159,28 @@ def readable(candidate: dict[str, Any], baseline: dict[str, Any] | None, decisio
         if name in nlu:
             was = f" (active: {_share(old.get(name))})" if old and name in old else ""
             lines.append(f"  {label:<25} {_share(nlu[name])}{was}")
-    if old and (added := new_intents(old, nlu)):
-        lines.append("New intents (not part of the comparison):")
-        lines += [f"  {intent:<28} F1 {nlu['per_intent'][intent]['f1']:.3f}" for intent in added]
-    if decision.drops:
-        lines.append("Intents whose F1 dropped:")
-        lines += [f"  {intent:<28} {b:.3f} -> {a:.3f}" for intent, b, a in decision.drops]
-    if nlu.get("confusions"):
-        lines.append("Most frequent confusions (true -> predicted):")
-        lines += [f"  {c['true']} -> {c['predicted']}: {c['count']}" for c in nlu["confusions"][:5]]
-    stories = candidate.get("stories")
-    if stories is not None:
-        lines.append(f"Test stories: {stories['total'] - len(stories['failed'])}/{stories['total']} pass"
-                     + (f"; failing: {', '.join(stories['failed'])}" if stories["failed"] else ""))
-    return "\n".join(lines)
+    return lines
+
+
+def _confusion_lines(nlu: dict[str, Any]) -> list[str]:
+    if not nlu.get("confusions"):
+        return []
+    return ["Most frequent confusions (true -> predicted):",
+            *(f"  {c['true']} -> {c['predicted']}: {c['count']}" for c in nlu["confusions"][:5])]
+
+
+def measured(nlu: dict[str, Any]) -> str:
+    """The figures of a version measured on its own: nothing compared, nothing decided."""
+    return "\n".join(["Measured (held-out figures only: no gate, nothing compared)", *_figure_lines(nlu, None), *_confusion_lines(nlu)])
 
 
 def stored_report(gate: dict[str, Any] | None) -> str | None:
-    """`readable` of a report as the registry keeps it; None for a version never gated."""
-    if not gate or not gate.get("decision") or not gate.get("nlu"):
+    """`readable` of a report as the registry keeps it; `measured` for a version that only
+    has its figures (the first model, measured later); None for one never measured."""
+    if not gate or not gate.get("nlu"):
         return None
+    if not gate.get("decision"):
+        return measured(gate["nlu"])
     d = gate["decision"]
     decision = Decision(bool(d.get("passed")), list(d.get("reasons") or []),
                         [(x["intent"], x["before"], x["after"]) for x in d.get("drops") or []])

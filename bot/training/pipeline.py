@@ -1,7 +1,7 @@
 """`bot train`, step by step: validate, train, register, gate, and maybe activate.
 
-The console's trainer pages call `train_and_gate` too; `on_step` and `on_output` carry
-the progress to wherever it is shown.
+The console's trainer pages call `train_and_gate` and `measure` too; `on_step`,
+`on_output` and `on_progress` carry the progress to wherever it is shown.
 """
 
 from __future__ import annotations
@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from bot.training import gate
+from bot.training.nlu import Progress
 from bot.training.project import Project, fingerprint
-from bot.training.registry import ModelVersion, Registry, version_name
+from bot.training.registry import ModelVersion, Registry, RegistryError, version_name
 from bot.training.trainer import OutputCallback, train, validate
 
 logger = logging.getLogger(__name__)
@@ -29,9 +30,35 @@ class Outcome:
     report: str
 
 
+def measure(registry: Registry, version: str, on_step: Step = logger.info,
+            on_progress: Progress | None = None) -> ModelVersion:
+    """The gate's held-out NLU figures of a version, from the data it was trained from (its
+    snapshot), kept in the registry: the first model has none until measured, and the next
+    training compares itself with them."""
+    entry, snapshot = measurable(registry, version)
+    on_step(f"measuring {version}: NLU on a held-out 20% of its examples")
+    figures = gate.nlu_figures(snapshot, on_progress)
+    return registry.record_gate(version, {**(entry.gate or {}), "nlu": figures})
+
+
+def measurable(registry: Registry, version: str) -> tuple[ModelVersion, Project]:
+    """The version and its snapshot, or a RegistryError that says why it cannot be measured
+    (asked before a measurement starts, so the console can answer at once)."""
+    entry = registry.get(version)
+    if (entry.gate or {}).get("nlu"):
+        raise RegistryError(f"{version} has its figures already")
+    snapshot = registry.snapshot(version)
+    if not snapshot.config_file.exists():
+        raise RegistryError(f"{version} has no copy of the data it was trained from "
+                            f"({registry.models_dir / 'snapshots' / version}): it cannot be measured")
+    return entry, snapshot
+
+
 def train_and_gate(project: Project, models_dir: Path, tolerance: float, *, activate: bool = False,
-                   on_step: Step = logger.info, on_output: OutputCallback | None = None,
+                   measure_first: bool = False, on_step: Step = logger.info, on_output: OutputCallback | None = None,
                    quiet: bool = False) -> Outcome:
+    """`measure_first`: the first model, which no gate measures, is measured too (a second,
+    NLU-only training), so the page shows its figures and the next model is compared at once."""
     registry = Registry(models_dir)
     on_step("validating the training data")
     validate(project)
@@ -46,17 +73,18 @@ def train_and_gate(project: Project, models_dir: Path, tolerance: float, *, acti
     active = registry.active()
     if active is None:
         entry = registry.activate(entry.version)
-        return Outcome(entry, None, f"{entry.version} is the first model: active without a gate")
+        report = f"{entry.version} is the first model: active without a gate"
+        if measure_first:
+            entry = measure(registry, entry.version, on_step)
+            report += "\n" + gate.measured(entry.gate["nlu"])
+        return Outcome(entry, None, report)
 
     on_step("gate: NLU on a held-out 20% of the examples")
     candidate: dict[str, Any] = {"nlu": gate.nlu_figures(project)}
     baseline = dict(active.gate or {})
-    if not baseline.get("nlu"):
-        snapshot = registry.snapshot(active.version)
-        if snapshot.config_file.exists():
-            on_step(f"gate: the same for the active model {active.version} (once)")
-            baseline["nlu"] = gate.nlu_figures(snapshot)
-            registry.record_gate(active.version, {"nlu": baseline["nlu"]})
+    if not baseline.get("nlu") and registry.snapshot(active.version).config_file.exists():
+        on_step(f"gate: the same for the active model {active.version} (once)")
+        baseline["nlu"] = measure(registry, active.version, on_step=logger.debug).gate["nlu"]
     if project.test_stories.exists():
         on_step("gate: test stories, new and active model")
         candidate["stories"] = gate.story_figures(registry.path_of(entry), project.test_stories)

@@ -2,6 +2,10 @@
 a lower CPU priority (answers stay fast meanwhile), its steps, progress and outcome written
 to the database and announced on the bus, so every trainer's page, on any web process,
 follows it live. One run at a time, whichever process starts it.
+
+Measuring a version that has no figures (`python -m bot models measure VERSION --events`:
+the gate's held-out evaluation of its snapshot) is a run of the same machinery, of kind
+`measure`: the same slot, so a measurement and a training never share the machine.
 """
 
 from __future__ import annotations
@@ -44,9 +48,10 @@ _BAR = re.compile(r"^(?P<label>[^|]{0,60}?):?\s*\d{1,3}%\|[^|]*\|\s*(?P<done>\d+
 
 
 class TrainingBusy(Exception):
-    def __init__(self, run_id: int | None) -> None:
-        super().__init__("a training run is in progress already")
+    def __init__(self, run_id: int | None, kind: str = "train") -> None:
+        super().__init__("a training or measuring run is in progress already")
         self.run_id = run_id
+        self.kind = kind  # of the run in progress
 
 
 @dataclass(frozen=True)
@@ -65,7 +70,7 @@ def bar_progress(line: str) -> BarProgress | None:
 
 @dataclass(frozen=True)
 class RunEvent:
-    kind: str  # step | output | result | error
+    kind: str  # step | output | progress | result | error
     text: str = ""
     data: dict[str, Any] = field(default_factory=dict)
 
@@ -104,6 +109,11 @@ class RunState:
         if event.kind == "error":
             self.error = event.text
             return True
+        if event.kind == "progress":
+            # Our own progress (a measurement's held-out examples), not one of Rasa's bars.
+            with contextlib.suppress(KeyError, TypeError, ValueError):
+                self.progress = BarProgress(event.data["label"], int(event.data["done"]), int(event.data["total"]))
+            return False
         progress = bar_progress(event.text)
         if progress is not None:
             self.progress = progress
@@ -120,7 +130,8 @@ class RunState:
 
     def outcome(self, returncode: int) -> tuple[str, dict[str, Any]]:
         if self.result is not None:
-            status = "refused" if self.result.get("status") == "refused" else "passed"
+            status = self.result.get("status")
+            status = status if status in ("refused", "measured") else "passed"
             return status, {"version": self.result.get("version"), "report": self.result.get("report")}
         tail = "\n".join(list(self.output)[-5:])
         return "failed", {"error": self.error or f"training stopped with exit code {returncode}\n{tail}".strip()}
@@ -135,33 +146,44 @@ class TrainingRunner:
         self._followers: dict[int, asyncio.Task] = {}
 
     async def start(self, started_by: str, activate: bool) -> int:
-        """Start a run; TrainingBusy when one is running (here or in another process)."""
+        """Start a training; TrainingBusy when a run is going (here or in another process)."""
+        command = ["train", "--events", *(["--activate"] if activate else [])]
+        return await self._launch(started_by, command, activate=activate, kind="train")
+
+    async def measure(self, started_by: str, version: str) -> int:
+        """Start measuring a version's held-out figures; TrainingBusy as `start`."""
+        command = ["models", "measure", version, "--events"]
+        return await self._launch(started_by, command, activate=False, kind="measure", version=version)
+
+    async def _launch(self, started_by: str, command: list[str], *, activate: bool, kind: str,
+                      version: str | None = None) -> int:
         now = self.clock()
         async with self.db.session() as session:
             await store.free_stale_slot(session, now, STALE_AFTER)
         try:
             async with self.db.session() as session:
-                run_id = (await store.start_run(session, started_by, activate, now)).id
+                run_id = (await store.start_run(session, started_by, activate, now, kind=kind, version=version)).id
         except IntegrityError:
             async with self.db.session() as session:
-                raise TrainingBusy(await store.running_run_id(session)) from None
+                running = await store.running_run(session)
+            # The slot may have been freed meanwhile: busy all the same, with nothing to name.
+            busy = TrainingBusy(running.id, running.kind) if running else TrainingBusy(None)
+            raise busy from None
         try:
             # Popen and a reader thread, not asyncio's subprocesses: those need the event loop
             # policy's child watcher, which the policy Rasa's web stack installs does not have.
-            process = subprocess.Popen(self._command(activate), cwd=PROJECT_DIR, env=self._environment(),
-                                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+            process = subprocess.Popen([sys.executable, "-m", "bot", *command], cwd=PROJECT_DIR,
+                                       env=self._environment(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                       start_new_session=True)
         except OSError as error:
-            await self._finish(run_id, "failed", {"error": f"could not start the training: {error}"})
+            await self._finish(run_id, "failed", {"error": f"could not start the {kind} run: {error}"})
             raise
         task = asyncio.create_task(self._follow(run_id, process), name=f"training-run-{run_id}")
         self._followers[run_id] = task
         task.add_done_callback(lambda _: self._followers.pop(run_id, None))
-        logger.info("training run %d started by %s (pid %d)", run_id, started_by, process.pid)
+        logger.info("%s run %d started by %s (pid %d)", kind, run_id, started_by, process.pid)
         await self.bus.publish(TRAINING_TOPIC, {"type": "training", "run_id": run_id})
         return run_id
-
-    def _command(self, activate: bool) -> list[str]:
-        return [sys.executable, "-m", "bot", "train", "--events", *(["--activate"] if activate else [])]
 
     def _environment(self) -> dict[str, str]:
         s = self.settings

@@ -1,26 +1,31 @@
 // Models: train from the console and watch it live, read each version's gate report,
-// activate a version or roll back. Snapshots arrive over the training WebSocket.
+// measure a version the gate never measured (the first model), activate a version or roll
+// back. Snapshots arrive over the training WebSocket.
 "use strict";
 
 (() => {
   const { api, el, toast, time, live, badge } = window.Desk;
   const $ = (name) => document.getElementById(name);
   const isAdmin = document.body.dataset.role === "admin";
-  const STATUS = { running: "training…", passed: "passed", refused: "refused by the gate", failed: "failed", lost: "lost" };
+  const STATUS = { running: "training…", passed: "passed", refused: "refused by the gate", measured: "measured", failed: "failed", lost: "lost" };
   const VERSION_STATUS = { active: "good", candidate: "", refused: "bad", retired: "closed" };
   const openReports = new Set();
   let last = null;
 
+  const isRunning = (run) => Boolean(run && run.status === "running");
+
   function renderRun(run) {
     $("run").hidden = !run;
-    $("train").disabled = Boolean(run && run.status === "running");
+    $("train").disabled = isRunning(run);
     if (!run) return;
-    const running = run.status === "running";
+    const running = isRunning(run);
+    const measuring = run.kind === "measure";
     const status = $("run-status");
-    status.textContent = STATUS[run.status] || run.status;
+    status.textContent = running && measuring ? "measuring…" : STATUS[run.status] || run.status;
     status.className = `badge run-${run.status}`;
-    $("run-title").textContent = `Run ${run.id}, started by ${run.started_by} at ${time(run.started_at)}` +
+    $("run-title").textContent = `${measuring ? "Measurement" : "Run"} ${run.id}, started by ${run.started_by} at ${time(run.started_at)}` +
       (run.version ? ` · ${run.version}` : "");
+    $("run-log-box").querySelector("summary").textContent = measuring ? "Measurement output" : "Training output";
     $("run-steps").replaceChildren(...run.steps.map((step, index) => {
       const current = running && index === run.steps.length - 1;
       return el("li", { class: current ? "current" : "done" }, el("span", { class: "step-mark", "aria-hidden": "true" }, current ? "" : "✓"), step.text);
@@ -78,6 +83,8 @@
         });
         actions.append(activate);
       }
+      // No figures (the first model: no gate measured it): the gate's evaluation, run on its own.
+      if (!(v.gate && v.gate.nlu)) actions.append(measureButton(v, snapshot));
       if (v.report) {
         const toggle = el("button", { class: "btn ghost small", type: "button", "aria-expanded": String(openReports.has(v.version)) }, "Report");
         toggle.addEventListener("click", () => {
@@ -102,6 +109,19 @@
       }
       return rows;
     });
+  }
+
+  function measureButton(version, snapshot) {
+    const button = el("button", { class: "btn small measure", type: "button",
+      title: "The gate's held-out evaluation on the data this version was trained from" }, "Measure");
+    button.disabled = isRunning(snapshot.run);
+    button.addEventListener("click", async () => {
+      button.disabled = true;
+      const result = await api("POST", `/console/api/training/models/${version.version}/measure`);
+      if (result.ok) toast(`Measuring ${version.version} (run ${result.data.run_id}).`);
+      else { toast(result.data.error || "Could not start the measurement.", "error"); button.disabled = false; }
+    });
+    return button;
   }
 
   function render(snapshot) {
