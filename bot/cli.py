@@ -102,12 +102,14 @@ def _parser() -> argparse.ArgumentParser:
     set_webhook.add_argument("--url", help="the service's public base URL (default: PUBLIC_URL)")
     set_webhook.set_defaults(handler=_telegram_set_webhook)
 
-    users = sub.add_parser("users", help="console accounts: add, list, set-password, disable")
+    users = sub.add_parser("users", help="console accounts: add, list, set-password, set-display-name, disable")
     users_sub = users.add_subparsers(dest="users_command", required=True)
     add = users_sub.add_parser("add", help="create an account (prints a generated password if none is given)")
     add.add_argument("name")
     add.add_argument("--role", required=True, choices=("agent", "supervisor", "trainer", "admin"))
     add.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    add.add_argument("--display-name", help="the name customers see when this person writes to them "
+                                            "(default: the login name)")
     add.set_defaults(handler=_users_add)
     users_list = users_sub.add_parser("list", help="every account, with role and state")
     users_list.add_argument("--json", action="store_true")
@@ -116,6 +118,12 @@ def _parser() -> argparse.ArgumentParser:
     set_password.add_argument("name")
     set_password.add_argument("--password-stdin", action="store_true")
     set_password.set_defaults(handler=_users_set_password)
+    display_name = users_sub.add_parser("set-display-name", help="the name customers see for an account")
+    display_name.add_argument("name")
+    shown = display_name.add_mutually_exclusive_group(required=True)
+    shown.add_argument("display_name", nargs="?", help="1-64 characters, e.g. \"Ann from Northwind\"")
+    shown.add_argument("--clear", action="store_true", help="show the login name again")
+    display_name.set_defaults(handler=_users_set_display_name)
     disable = users_sub.add_parser("disable", help="the account can no longer log in; its sessions end")
     disable.add_argument("name")
     disable.set_defaults(handler=_users_disable)
@@ -555,7 +563,7 @@ def _users_add(settings: Settings, args: argparse.Namespace) -> int:
     given = _password_from(args)
 
     async def work(db):
-        password = await add_user(db, args.name, args.role, given, utcnow())
+        password = await add_user(db, args.name, args.role, given, utcnow(), display_name=args.display_name)
         print(f"created {args.role} {args.name}" + ("" if given is not None else f" with password: {password}"))
         return 0
 
@@ -566,7 +574,7 @@ def _users_list(settings: Settings, args: argparse.Namespace) -> int:
     from bot.console.accounts import list_users
 
     async def work(db):
-        rows = [{"name": a.name, "role": a.role, "active": a.active,
+        rows = [{"name": a.name, "display_name": a.display_name, "role": a.role, "active": a.active,
                  "must_change_password": a.must_change_password,
                  "last_login_at": a.last_login_at.isoformat() if a.last_login_at else None}
                 for a in await list_users(db)]
@@ -574,7 +582,7 @@ def _users_list(settings: Settings, args: argparse.Namespace) -> int:
             print(json.dumps(rows, indent=2))
         for row in [] if args.json else rows:
             state = "active" if row["active"] else "disabled"
-            print(f"{row['name']:<24} {row['role']:<11} {state}")
+            print(f"{row['name']:<24} {row['role']:<11} {state:<9} {row['display_name'] or '-'}")
         return 0
 
     return _users(settings, work)
@@ -589,6 +597,17 @@ def _users_set_password(settings: Settings, args: argparse.Namespace) -> int:
         async with _sessions_bus(settings) as bus:
             password = await set_password(db, args.name, given, bus)
         print(f"password of {args.name} changed" + ("" if given is not None else f": {password}"))
+        return 0
+
+    return _users(settings, work)
+
+
+def _users_set_display_name(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.console.accounts import set_display_name
+
+    async def work(db):
+        shown = await set_display_name(db, args.name, None if args.clear else args.display_name)
+        print(f"customers see {args.name} as {shown}" if shown else f"customers see {args.name} by their login name")
         return 0
 
     return _users(settings, work)

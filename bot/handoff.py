@@ -1,6 +1,7 @@
 """When a conversation goes to a human, and how urgent it is. Pure functions, no I/O.
 
-States: bot -> queued -> assigned -> (bot | closed). The priority rule lives here and
+States: bot -> queued -> assigned -> (bot | closed), and closed -> assigned when an agent
+reopens a resolved conversation. The priority rule lives here and
 nowhere else (docs/architecture.md describes it): public before private, negative
 before neutral, complaints before questions; among equals the longest wait goes first.
 """
@@ -13,7 +14,9 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     "bot": frozenset({"queued", "closed"}),
     "queued": frozenset({"assigned", "bot", "closed"}),
     "assigned": frozenset({"assigned", "queued", "bot", "closed"}),
-    "closed": frozenset({"bot"}),
+    # assigned: an agent reopens a resolution that was premature (the customer still needs
+    # them) and takes it back at once, so nobody else has to claim it and they can write.
+    "closed": frozenset({"bot", "assigned"}),
 }
 
 HUMAN_STATES = frozenset({"queued", "assigned"})

@@ -96,7 +96,11 @@ class OutgoingMessage:
     # Anything a Rasa response carried under "custom" that the channel may understand.
     custom: dict[str, Any] | None = None
     author: str = "bot"
+    # The agent's login name: the history keeps it, to say which account wrote.
     agent_name: str | None = None
+    # What the customer is shown for that agent (their display name, or the login name
+    # when they have none); a channel that names the writer shows this, never agent_name.
+    agent_shown_as: str | None = None
     is_public: bool = False
     thread_id: str | None = None
 

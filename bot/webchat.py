@@ -12,7 +12,7 @@ from aiohttp import WSMsgType, web
 from bot.bus import Bus, customer_topic
 from bot.client_address import Network, client_address
 from bot.inbox import Inbox, RateLimited, StorageUnavailable
-from bot.storage import history
+from bot.storage import accounts, history
 from bot.storage.database import Database
 from bot.web.pages import render
 from channels import untrusted_json
@@ -83,16 +83,20 @@ async def _forward(updates, ws: web.WebSocketResponse) -> None:
 
 
 async def history_frame(db: Database, channel: str, sender: str, limit: int = 200) -> dict:
+    """The customer's latest conversation as their chat shows it. The history names agents
+    by login; the customer sees each one's display name (`agent_name` in the frames)."""
     async with db.session() as session:
         conversation = await history.find_conversation(session, channel, sender)
         if conversation is None:
             return {"type": "history", "messages": [], "status": "bot", "agent_name": None}
         messages = (await history.messages_of(session, conversation.id))[-limit:]
+        with_agent = conversation.assigned_agent if conversation.status == "assigned" else None
+        shown = await accounts.shown_names(session, [with_agent, *(m.agent_name for m in messages)])
     return {
-        "type": "history", "status": conversation.status, "agent_name": conversation.assigned_agent,
+        "type": "history", "status": conversation.status, "agent_name": shown.get(with_agent),
         "messages": [
             message_frame(m.id, m.author, m.text, (m.data or {}).get("buttons") or [], (m.data or {}).get("image"),
-                          m.agent_name, m.created_at.isoformat(), m.client_id)
+                          shown.get(m.agent_name), m.created_at.isoformat(), m.client_id)
             for m in messages
         ],
     }

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.bus import Bus, customer_topic
-from bot.messages import IncomingMessage, utcnow
+from bot.messages import IncomingMessage, OutgoingMessage, utcnow
 from channels import untrusted_json
 from channels.base import (Delivery, HandshakeResponse, SendResult, WebhookRejected, WebhookRequest,
                            scoped_message_id)
@@ -61,8 +61,14 @@ class WebchatChannel:
         await self.bus.publish(customer_topic(f"{self.name}:{message.recipient_id}"),
                                message_frame(delivery.history_id, message.author, message.text,
                                              [b.__dict__ for b in message.buttons], message.image,
-                                             message.agent_name, utcnow().isoformat(), None))
+                                             _shown_name(message), utcnow().isoformat(), None))
         return SendResult.sent(f"webchat-{delivery.history_id}")
+
+
+def _shown_name(message: OutgoingMessage) -> str | None:
+    # A reply queued before agents had display names carries only the login name, which
+    # is then what the customer is shown anyway.
+    return message.agent_shown_as or message.agent_name
 
 
 def message_frame(history_id: int, author: str, text: str, buttons: list[dict[str, str]], image: str | None,

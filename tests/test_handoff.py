@@ -40,6 +40,12 @@ def test_transitions_follow_the_state_machine():
         check_transition("bot", "assigned")
 
 
+def test_a_resolved_conversation_can_be_reopened_to_an_agent_but_not_queued():
+    check_transition("closed", "assigned")
+    with pytest.raises(TransitionError, match="from closed to queued"):
+        check_transition("closed", "queued")
+
+
 def test_an_explicit_request_comes_before_small_talk_and_a_complaint_before_both():
     def score(reason: str, sentiment: float = 0.0) -> int:
         return priority(reason=reason, is_public=False, sentiment=sentiment, negative_threshold=-0.6)

@@ -212,6 +212,47 @@ def assert_week(report) -> None:
     assert json.loads(json.dumps(report.to_json()))["contained"]["rate"] == round(2 / 7, 4)
 
 
+async def test_a_reopened_conversation_counts_once_resolved_at_its_last_resolution(db):
+    """A resolution taken back by a reopening is not one: the conversation's hand-over ends
+    at its last resolution, so it is one resolution, one rating (the latest answer), and
+    its time runs to when it was resolved for good."""
+    from bot.storage import console as console_store
+
+    async with db.session() as session:
+        h = History(session)
+        c = await h.conversation("webchat", at(4, 10, 0))
+        await h.customer(c, at(4, 10, 0), "I want a human", "request_human", 0.9)
+        await h.event(c, at(4, 10, 0, 10), "handoff", reason="customer_request", priority=0)
+        await h.agent(c, at(4, 10, 5, 10), "ann")
+        await h.event(c, at(4, 10, 10, 10), "resolved", by="ann", ask_satisfaction=True)
+        await h.event(c, at(4, 10, 10, 10), "satisfaction_asked", by="ann")
+        conversation = await session.get(Conversation, c)
+        conversation.assigned_agent = "ann"
+        await console_store.record_satisfaction(session, conversation, 2, at(4, 10, 11))
+        # bob, a colleague, reopens it, writes again and resolves it for good 50 minutes on.
+        await h.event(c, at(4, 10, 30), "reopened", by="bob", previous_agent="ann")
+        conversation.assigned_agent = "bob"
+        await h.agent(c, at(4, 10, 35), "bob")
+        await h.event(c, at(4, 11, 0, 10), "resolved", by="bob", ask_satisfaction=True)
+        await h.event(c, at(4, 11, 0, 10), "satisfaction_asked", by="bob")
+        await console_store.record_satisfaction(session, conversation, 5, at(4, 11, 2))
+    assert [(by, kind) for _, by, kind in await _facts(db)] == [("ann", "resolved")]
+    report = await build_report(db, CONFIG, WEEK, None, NOW)
+    assert report.handovers == 1 and report.resolution_business.count == 1
+    # 10:00:10 to 11:00:10, within business hours: an hour, not the 10 minutes to the first.
+    assert report.resolution_business.p50 == 3600
+    csat = report.satisfaction
+    assert (csat.asked, csat.answered, csat.ratings, csat.mean) == (1, 1, 1, 5)
+    agents = {a.name: a for a in report.agents}
+    assert (agents["bob"].resolutions, agents["bob"].ratings, agents["bob"].handled) == (1, 1, 1)
+    assert (agents["ann"].resolutions, agents["ann"].ratings, agents["ann"].first_responses) == (0, 0, 1)
+
+    # Reopened and not yet resolved again: an open hand-over, no resolution counted.
+    async with db.session() as session:
+        await History(session).event(c, at(4, 12, 0), "reopened", by="bob", previous_agent="bob")
+    assert (await build_report(db, CONFIG, WEEK, None, NOW)).resolution_business.count == 0
+
+
 async def test_one_channel(db):
     await build_week(db)
     report = await build_report(db, CONFIG, WEEK, "facebook", NOW)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import unicodedata
 from datetime import datetime
 
 from bot import audit
@@ -22,9 +23,29 @@ class AccountError(ValueError):
     """A request the CLI answers with an error message (unknown name, bad role...)."""
 
 
+class NoSuchAccount(AccountError):
+    pass
+
+
 def check_name(name: str) -> str:
     if not name or len(name) > 64 or not all(ch.isalnum() or ch in "._-" for ch in name):
         raise AccountError("a name is 1-64 letters, digits, '.', '_' or '-'")
+    return name
+
+
+DISPLAY_NAME_MAX = 64
+# Control and format characters (new lines, escapes, zero-width and bidirectional marks):
+# a name shown to customers must read as it looks, on one line.
+UNPRINTABLE_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs", "Co", "Cn"})
+
+
+def check_display_name(value: str) -> str:
+    """The name customers see for an agent, trimmed: 1-64 printable characters."""
+    name = value.strip()
+    if not name or len(name) > DISPLAY_NAME_MAX:
+        raise AccountError(f"a display name is 1-{DISPLAY_NAME_MAX} characters (spaces at the ends do not count)")
+    if any(unicodedata.category(ch) in UNPRINTABLE_CATEGORIES for ch in name):
+        raise AccountError("a display name cannot contain control characters (new lines, tabs, invisible marks)")
     return name
 
 
@@ -41,19 +62,21 @@ async def sessions_ended(bus: Bus | None, name: str) -> None:
 
 
 async def add_user(db: Database, name: str, role: str, password: str | None, now: datetime,
-                   by: str = audit.CLI) -> str:
+                   by: str = audit.CLI, display_name: str | None = None) -> str:
     """Create an account; returns its password (the generated one when none was given).
     A generated password is printed, so whoever sees the terminal knows it: its holder
     must choose another at first sign-in. One piped in was chosen by its holder."""
     if role not in ROLES:
         raise AccountError(f"role must be one of {', '.join(ROLES)}")
+    shown = check_display_name(display_name) if display_name is not None else None
     generated = password is None
     password = check_password(password) if password is not None else generate_password()
     async with db.session() as session:
         try:
             await accounts.add_agent(session, check_name(name), role, hash_password(password), now,
-                                     must_change_password=generated)
-            await audit.record(session, by, "user_added", f"user:{name}", now, role=role)
+                                     must_change_password=generated, display_name=shown)
+            await audit.record(session, by, "user_added", f"user:{name}", now, role=role,
+                               **({"display_name": shown} if shown else {}))
         except accounts.AccountExists as error:
             raise AccountError(str(error)) from error
     return password
@@ -75,6 +98,18 @@ async def set_password(db: Database, name: str, password: str | None, bus: Bus |
         await audit.record(session, audit.CLI, "password_set", f"user:{name}", utcnow())
     await sessions_ended(bus, name)
     return password
+
+
+async def set_display_name(db: Database, name: str, display_name: str | None, by: str = audit.CLI) -> str | None:
+    """Set (or, with None, remove) the name customers see for `name`; the name now shown."""
+    shown = check_display_name(display_name) if display_name is not None else None
+    async with db.session() as session:
+        agent = await _existing(session, name)
+        if agent.display_name == shown:
+            return shown
+        agent.display_name = shown
+        await audit.record(session, by, "display_name_set", f"user:{name}", utcnow(), display_name=shown)
+    return shown
 
 
 async def disable(db: Database, name: str, bus: Bus | None = None, by: str = audit.CLI) -> None:
@@ -100,5 +135,5 @@ async def ensure_first_admin(db: Database, now: datetime) -> str | None:
 async def _existing(session, name: str) -> Agent:
     agent = await accounts.get_agent(session, name)
     if agent is None:
-        raise AccountError(f"no account named {name!r}")
+        raise NoSuchAccount(f"no account named {name!r}")
     return agent

@@ -9,6 +9,7 @@ from typing import Any
 from aiohttp import web
 
 from bot import audit
+from bot.console.accounts import AccountError, NoSuchAccount, set_display_name
 from bot.console.auth import QUEUE_ROLES, SUPERVISOR_ROLES, may_supervise
 from bot.console.desk import QUEUE_PAGE, Desk, DeskError
 from bot.console.sessions import identity, login_required
@@ -21,6 +22,7 @@ SHORTCUT_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-_")
 
 queue_api = login_required(QUEUE_ROLES, api=True)
 supervisor_api = login_required(SUPERVISOR_ROLES, api=True)
+admin_api = login_required(frozenset({"admin"}), api=True, refusal="only admins may change other people's accounts")
 # Canned responses are shared by the whole team: agents use them, supervisors curate them.
 CANNED_EDITORS = SUPERVISOR_ROLES
 canned_editor_api = login_required(CANNED_EDITORS, api=True,
@@ -125,6 +127,12 @@ def api_routes(db: Database, desk: Desk) -> list[web.RouteDef]:
 
     @queue_api
     @answering
+    async def reopen(request):
+        who = identity(request)
+        await desk.reopen(conversation_id(request), who.name, supervisor=may_supervise(who.role))
+
+    @queue_api
+    @answering
     async def flag(request):
         flagged = await desk.flag_for_training(int(request.match_info["message_id"]), identity(request).name)
         return {"flagged": flagged}
@@ -167,9 +175,24 @@ def api_routes(db: Database, desk: Desk) -> list[web.RouteDef]:
     async def team(request):
         async with db.session() as session:
             load = await store.agents_load(session)
-        return {"agents": [{"name": a.name, "role": a.role, "active": a.active, "assigned": a.assigned,
+        return {"agents": [{"name": a.name, "display_name": a.display_name, "role": a.role, "active": a.active,
+                            "assigned": a.assigned,
                             "last_login_at": a.last_login_at.isoformat() if a.last_login_at else None}
                            for a in load]}
+
+    @admin_api
+    @answering
+    async def agent_display_name(request):
+        """An admin sets (or, with null, removes) the name customers see for an account."""
+        body = await json_body(request)
+        wanted = body.get("display_name")
+        if "display_name" not in body or not (wanted is None or isinstance(wanted, str)):
+            raise DeskError("give 'display_name': text, or null to show the login name", 400)
+        try:
+            shown = await set_display_name(db, request.match_info["name"], wanted, by=identity(request).name)
+        except AccountError as error:
+            raise DeskError(str(error), 404 if isinstance(error, NoSuchAccount) else 400) from error
+        return {"name": request.match_info["name"], "display_name": shown}
 
     conversation_path = r"/api/conversations/{conversation_id:\d+}"
     return [
@@ -181,10 +204,12 @@ def api_routes(db: Database, desk: Desk) -> list[web.RouteDef]:
         web.post(f"{conversation_path}/transfer", transfer),
         web.post(f"{conversation_path}/resolve", resolve),
         web.post(f"{conversation_path}/handback", handback),
+        web.post(f"{conversation_path}/reopen", reopen),
         web.post(r"/api/messages/{message_id:\d+}/flag", flag),
         web.get("/api/agents", agents),
         web.get("/api/canned", canned),
         web.post("/api/canned", save_canned),
         web.delete(r"/api/canned/{canned_id:\d+}", delete_canned),
         web.get("/api/team", team),
+        web.post(r"/api/agents/{name:[A-Za-z0-9._-]{1,64}}/display-name", agent_display_name),
     ]

@@ -1,4 +1,4 @@
-"""What agents do to conversations: claim, reply, note, transfer, resolve, hand back.
+"""What agents do to conversations: claim, reply, note, transfer, resolve, reopen, hand back.
 
 Each operation is one transaction, then a notice on the bus: CONSOLE_TOPIC for every open
 console (the queue and conversation pages re-read), the customer's topic for their web
@@ -18,7 +18,7 @@ from bot.console.present import queue_snapshot, record_json
 from bot.handoff import TransitionError
 from bot.messages import Button, OutgoingMessage, utcnow
 from bot.storage import console as store
-from bot.storage import history, outbox
+from bot.storage import accounts, history, outbox
 from bot.storage import queue as queue_store
 from bot.storage.database import Database
 from bot.storage.models import Conversation, Customer, Message
@@ -79,11 +79,12 @@ class Desk:
                 conversation = await queue_store.claim(session, conversation_id, agent, self.clock())
                 await audit.record(session, agent, "claim", f"conversation:{conversation_id}", self.clock())
                 key = await self._customer_key(session, conversation)
+                shown = await accounts.shown_name(session, agent)
         except queue_store.ClaimLost as lost:
             raise DeskError(str(lost)) from lost
         except LookupError as error:
             raise DeskError(str(error), 404) from error
-        await self._announce(conversation_id, "claimed", key, {"status": "assigned", "agent_name": agent})
+        await self._announce(conversation_id, "claimed", key, {"status": "assigned", "agent_name": shown})
 
     async def reply(self, conversation_id: int, agent: str, text: str) -> int:
         text = text.strip()
@@ -96,7 +97,8 @@ class Desk:
             # In private, also for a conversation that began with a public post: people
             # settle things out of the public eye.
             outgoing = OutgoingMessage(channel=conversation.channel, recipient_id=history.private_address(customer),
-                                       text=text, author="agent", agent_name=agent)
+                                       text=text, author="agent", agent_name=agent,
+                                       agent_shown_as=await accounts.shown_name(session, agent))
             refused = None
             if conversation.is_public and conversation.channel in PRIVATE_REPLY_CHANNELS:
                 outgoing, refused = await self._to_commenter(session, conversation, outgoing, now)
@@ -132,8 +134,9 @@ class Desk:
             except TransitionError as error:
                 raise DeskError(str(error)) from error
             key = await self._customer_key(session, conversation)
+            shown = await accounts.shown_name(session, to_agent)
             await audit.record(session, by, "transfer", f"conversation:{conversation_id}", self.clock(), to=to_agent)
-        await self._announce(conversation_id, "transferred", key, {"status": "assigned", "agent_name": to_agent})
+        await self._announce(conversation_id, "transferred", key, {"status": "assigned", "agent_name": shown})
 
     async def resolve(self, conversation_id: int, agent: str, *, ask_satisfaction: bool, supervisor: bool) -> None:
         now = self.clock()
@@ -170,6 +173,29 @@ class Desk:
             key = await self._customer_key(session, conversation)
             await audit.record(session, agent, "handback", f"conversation:{conversation_id}", self.clock())
         await self._announce(conversation_id, "handback", key, {"status": "bot", "agent_name": None})
+
+    async def reopen(self, conversation_id: int, agent: str, *, supervisor: bool) -> None:
+        """Take a resolved conversation back, to write to the customer again: the agents who
+        handled it may, and supervisors. A satisfaction question still open is withdrawn
+        (bot/storage/console.py, awaiting_rating): the customer's next words go to the agent."""
+        now = self.clock()
+        async with self.db.session() as session:
+            try:
+                conversation = await queue_store.owned(session, conversation_id)
+            except LookupError as error:
+                raise DeskError(str(error), 404) from error
+            if conversation.status != "closed":
+                raise DeskError(f"the conversation is {conversation.status}, not resolved")
+            if not supervisor and not await store.handled_by(session, conversation, agent):
+                raise DeskError("only the agents who handled this conversation, or a supervisor, may reopen it", 403)
+            try:
+                await queue_store.reopen(session, conversation_id, agent, now)
+            except queue_store.Superseded as newer:
+                raise DeskError(str(newer)) from newer
+            key = await self._customer_key(session, conversation)
+            shown = await accounts.shown_name(session, agent)
+            await audit.record(session, agent, "reopen", f"conversation:{conversation_id}", now)
+        await self._announce(conversation_id, "reopened", key, {"status": "assigned", "agent_name": shown})
 
     async def flag_for_training(self, message_id: int, agent: str) -> bool:
         """"The bot should have answered this": the customer message goes to the trainers'

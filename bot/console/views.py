@@ -30,7 +30,9 @@ from bot.console.sessions import (
     login_required,
     safe_next,
 )
+from bot.console.accounts import AccountError, set_display_name
 from bot.messages import utcnow
+from bot.storage import accounts as accounts_store
 from bot.storage.database import Database
 from bot.web.pages import render
 
@@ -42,6 +44,7 @@ REPORTS_RELATED: tuple[tuple[str, str, str], ...] = (
     ("Reputation", "/console/reputation", "public sentiment over time, spikes and alerts"),
 )
 PASSWORD_PATH = "/console/password"
+DISPLAY_NAME_PATH = "/console/display-name"
 
 
 def nav_items(who: Identity) -> list[tuple[str, str, str]]:
@@ -110,10 +113,44 @@ def view_routes(db: Database, logins: Logins, storage: DatabaseStorage, forms: L
             raise web.HTTPSeeOther(f"{PASSWORD_PATH}?next={quote(target, safe='')}")
         raise web.HTTPSeeOther(landing(target, result.role))
 
+    async def account_page(request: web.Request, **context) -> web.Response:
+        """The account page: the name customers see, and the password."""
+        async with db.session() as session:
+            agent = await accounts_store.get_agent(session, identity(request).name)
+        fields = {"next": HOME, "error": None, "display_name": agent.display_name if agent else None,
+                  "display_error": None, "display_saved": False,
+                  "forced": bool((await get_session(request)).get("must_change_password")), **context}
+        return await page(request, "password.html", "password", **fields)
+
     @login_required(frozenset(ROLES), api=False, before_password_change=True)
     async def password_form(request: web.Request) -> web.Response:
-        return await page(request, "password.html", "password", next=safe_next(request.query.get("next")),
-                          forced=bool((await get_session(request)).get("must_change_password")), error=None)
+        return await account_page(request, next=safe_next(request.query.get("next")),
+                                  display_saved=request.query.get("saved") == "display-name")
+
+    @login_required(frozenset(ROLES), api=False)
+    async def change_display_name(request: web.Request) -> web.Response:
+        """The form posts here (the Remove button sends `clear`); so can a script, with JSON
+        ({"display_name": "..." or null}) and the CSRF header."""
+        who = identity(request)
+        as_json = request.content_type == "application/json"
+        body = await _json_or_form(request, as_json)
+        wanted = None if body.get("clear") else body.get("display_name")
+        try:
+            if not body.get("clear") and "display_name" not in body:
+                raise AccountError("give a display_name (null to show the login name again)")
+            if wanted is not None and not isinstance(wanted, str):
+                raise AccountError("the display name must be text")
+            shown = await set_display_name(db, who.name, wanted, by=who.name)
+        except AccountError as error:
+            if as_json:
+                return web.json_response({"error": str(error)}, status=400)
+            response = await account_page(request, display_error=str(error),
+                                          display_name=wanted if isinstance(wanted, str) else None)
+            response.set_status(400)
+            return response
+        if as_json:
+            return web.json_response({"display_name": shown, "shown_as": shown or who.name})
+        raise web.HTTPSeeOther(f"{PASSWORD_PATH}?saved=display-name")
 
     @login_required(frozenset(ROLES), api=False, before_password_change=True)
     async def change_password(request: web.Request) -> web.Response:
@@ -142,8 +179,7 @@ def view_routes(db: Database, logins: Logins, storage: DatabaseStorage, forms: L
             status = 400 if result.retry_after is None else 429
             if as_json:
                 return web.json_response({"error": result.error}, status=status)
-            response = await page(request, "password.html", "password", next=target, error=result.error,
-                                  forced=bool((await get_session(request)).get("must_change_password")))
+            response = await account_page(request, next=target, error=result.error)
             response.set_status(status)
             return response
         # Every session of the account ended with the change (open pages elsewhere close);
@@ -207,11 +243,22 @@ def view_routes(db: Database, logins: Logins, storage: DatabaseStorage, forms: L
         web.get("/audit", audit_trail),
         web.get("/login", login_form), web.post("/login", login), web.post("/logout", logout),
         web.get("/password", password_form), web.post("/password", change_password),
+        web.post("/display-name", change_display_name),
         web.get("/", queue), web.get(r"/conversations/{conversation_id:\d+}", conversation),
         web.get("/canned", canned), web.get("/supervisor", supervisor), web.get("/reports", reports),
         web.get("/review", review), web.get("/intents", intents),
         web.get(r"/intents/{intent:[a-z][a-z0-9_]*}", intent), web.get("/models", models),
     ]
+
+
+async def _json_or_form(request: web.Request, as_json: bool) -> dict:
+    if not as_json:
+        return dict(await request.post())
+    try:
+        body = await request.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
 
 
 def landing(target: str, role: str | None) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
@@ -19,11 +19,11 @@ class AccountExists(ValueError):
 
 
 async def add_agent(session: AsyncSession, name: str, role: str, password_hash: str, now: datetime, *,
-                    must_change_password: bool = False) -> Agent:
+                    must_change_password: bool = False, display_name: str | None = None) -> Agent:
     if await get_agent(session, name) is not None:
         raise AccountExists(f"an account named {name!r} already exists")
     agent = Agent(name=name, role=role, password_hash=password_hash, active=True, failed_logins=0, created_at=now,
-                  must_change_password=must_change_password)
+                  must_change_password=must_change_password, display_name=display_name)
     session.add(agent)
     await session.flush()
     return agent
@@ -31,6 +31,21 @@ async def add_agent(session: AsyncSession, name: str, role: str, password_hash: 
 
 async def get_agent(session: AsyncSession, name: str) -> Agent | None:
     return (await session.execute(select(Agent).where(Agent.name == name))).scalar_one_or_none()
+
+
+async def shown_names(session: AsyncSession, names: Iterable[str | None]) -> dict[str, str]:
+    """What customers see for each of these login names: the account's display name, or
+    the login name itself when it has none (or no account goes by it any more)."""
+    wanted = {name for name in names if name}
+    if not wanted:
+        return {}
+    found = dict((await session.execute(
+        select(Agent.name, Agent.display_name).where(Agent.name.in_(wanted)))).all())
+    return {name: found.get(name) or name for name in wanted}
+
+
+async def shown_name(session: AsyncSession, name: str | None) -> str | None:
+    return (await shown_names(session, [name])).get(name) if name else None
 
 
 def account_of(agent: Agent) -> Account:

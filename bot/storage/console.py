@@ -101,6 +101,7 @@ class AgentLoad:
     active: bool
     assigned: int
     last_login_at: datetime | None
+    display_name: str | None = None
 
 
 async def agents_load(session: AsyncSession) -> list[AgentLoad]:
@@ -108,7 +109,8 @@ async def agents_load(session: AsyncSession) -> list[AgentLoad]:
         select(Conversation.assigned_agent, func.count())
         .where(Conversation.status == "assigned").group_by(Conversation.assigned_agent))).all())
     agents = (await session.execute(select(Agent).order_by(Agent.name))).scalars()
-    return [AgentLoad(a.name, a.role, a.active, counts.get(a.name, 0), a.last_login_at) for a in agents]
+    return [AgentLoad(a.name, a.role, a.active, counts.get(a.name, 0), a.last_login_at, a.display_name)
+            for a in agents]
 
 
 async def agent_names(session: AsyncSession, roles: frozenset[str]) -> list[str]:
@@ -125,32 +127,56 @@ async def median_recent_wait(session: AsyncSession, limit: int = 50) -> float | 
     return statistics.median(waits) if waits else None
 
 
+# The events that say whether a satisfaction question is open: asked opens it; an answer,
+# or the conversation being reopened (the agent took the customer back), closes it.
+RATING_MARKERS = ("satisfaction_asked", "satisfaction", "reopened")
+
+
 async def awaiting_rating(session: AsyncSession, customer_id: int) -> Conversation | None:
     """The customer's latest conversation, when it was resolved with a satisfaction
-    question that is not answered yet."""
+    question that is not answered yet, and not withdrawn by a reopening since."""
     latest = (await session.execute(
         select(Conversation).where(Conversation.customer_id == customer_id)
         .order_by(Conversation.id.desc()).limit(1))).scalar_one_or_none()
     if latest is None or latest.status != "closed":
         return None
-    asked = (await session.execute(
-        select(ConversationEvent.id).where(ConversationEvent.conversation_id == latest.id,
-                                           ConversationEvent.kind == "satisfaction_asked").limit(1)
-    )).scalar_one_or_none()
-    if asked is None:
+    last_marker = (await session.execute(
+        select(ConversationEvent.kind, ConversationEvent.created_at)
+        .where(ConversationEvent.conversation_id == latest.id, ConversationEvent.kind.in_(RATING_MARKERS))
+        .order_by(ConversationEvent.id.desc()).limit(1))).first()
+    if last_marker is None or last_marker.kind != "satisfaction_asked":
         return None
+    # A rating recorded since the question answers it (a rating from before a reopening
+    # does not: the conversation was asked again).
     answered = (await session.execute(
-        select(Satisfaction.id).where(Satisfaction.conversation_id == latest.id))).scalar_one_or_none()
+        select(Satisfaction.id).where(Satisfaction.conversation_id == latest.id,
+                                      Satisfaction.created_at >= last_marker.created_at))).scalar_one_or_none()
     return None if answered is not None else latest
 
 
 async def record_satisfaction(session: AsyncSession, conversation: Conversation, score: int,
                               now: datetime) -> Satisfaction:
-    rating = Satisfaction(conversation_id=conversation.id, score=score, agent_name=conversation.assigned_agent,
-                          created_at=now)
-    session.add(rating)
+    """The customer's rating of a conversation: one per conversation, so one that was
+    reopened, resolved and asked again keeps the latest answer (the history keeps both
+    `satisfaction` events), and the reports count the conversation once."""
+    rating = (await session.execute(
+        select(Satisfaction).where(Satisfaction.conversation_id == conversation.id))).scalar_one_or_none()
+    if rating is None:
+        rating = Satisfaction(conversation_id=conversation.id)
+        session.add(rating)
+    rating.score, rating.agent_name, rating.created_at = score, conversation.assigned_agent, now
     await session.flush()
     return rating
+
+
+async def handled_by(session: AsyncSession, conversation: Conversation, agent: str) -> bool:
+    """Whether `agent` had this conversation last or wrote to its customer in it."""
+    if conversation.assigned_agent == agent:
+        return True
+    wrote = (await session.execute(
+        select(Message.id).where(Message.conversation_id == conversation.id, Message.author == "agent",
+                                 Message.agent_name == agent).limit(1))).scalar_one_or_none()
+    return wrote is not None
 
 
 async def earlier_contacts(session: AsyncSession, conversation: Conversation, now: datetime,

@@ -20,7 +20,8 @@ from sqlalchemy.sql import Select
 from bot.storage.models import Conversation, ConversationEvent, Message, ReportHandover
 
 # The events a person's part is made of; an agent's message is the other thing that changes it.
-HANDOVER_EVENTS = ("handoff", "handback", "resolved")
+# A reopening takes back the resolution before it: the part goes on to the next ending.
+HANDOVER_EVENTS = ("handoff", "handback", "resolved", "reopened")
 ENDINGS = ("handback", "resolved")
 COLUMNS = ("handoff_id", "conversation_id", "channel", "conversation_started", "handed_over_at", "reason",
            "intent", "first_reply_at", "first_reply_by", "ended_at", "ended_kind", "ended_by")
@@ -35,22 +36,31 @@ def facts_of(conversations) -> Select:
 
     A person's part runs from a `handoff` event to the next `handback` or `resolved` event
     of the conversation (the next of these events: a conversation is handed over only by
-    the bot, so never twice in a row); its first reply is the first agent message at or
+    the bot, so never twice in a row), a resolution taken back by a `reopened` event not
+    counting: a reopened conversation is resolved once, when it is resolved for good, so
+    the reports count it once, with the time to that last resolution; its first reply is the first agent message at or
     after the hand-over and not after that end; its intent is the model's reading of the
     customer's last message at or before the hand-over.
 
     Joins and window functions, so the work grows with the rows read (one pass over each)
     rather than with index look-ups per hand-over."""
     event, agent, customer = ConversationEvent, aliased(Message), aliased(Message)
-    by_conversation = {"partition_by": event.conversation_id, "order_by": event.id}
-    events = (select(event.id, event.conversation_id, event.kind, event.created_at,
-                     Conversation.created_at.label("started"), Conversation.channel,
-                     event.data["reason"].as_string().label("reason"),
-                     func.lead(event.kind).over(**by_conversation).label("next_kind"),
-                     func.lead(event.created_at, type_=event.created_at.type).over(**by_conversation).label("next_at"),
-                     func.lead(event.data["by"].as_string()).over(**by_conversation).label("next_by"))
-              .join(Conversation, Conversation.id == event.conversation_id)
+    marked = (select(event.id, event.conversation_id, event.kind, event.created_at,
+                     event.data["reason"].as_string().label("reason"), event.data["by"].as_string().label("by"),
+                     func.lead(event.kind).over(partition_by=event.conversation_id, order_by=event.id)
+                     .label("following"))
               .where(event.kind.in_(HANDOVER_EVENTS), conversations)
+              .cte("handover_marked"))
+    taken_back = and_(marked.c.kind == "resolved", func.coalesce(marked.c.following, "") == "reopened")
+    by_conversation = {"partition_by": marked.c.conversation_id, "order_by": marked.c.id}
+    events = (select(marked.c.id, marked.c.conversation_id, marked.c.kind, marked.c.created_at,
+                     Conversation.created_at.label("started"), Conversation.channel, marked.c.reason,
+                     func.lead(marked.c.kind).over(**by_conversation).label("next_kind"),
+                     func.lead(marked.c.created_at, type_=event.created_at.type).over(**by_conversation)
+                     .label("next_at"),
+                     func.lead(marked.c.by).over(**by_conversation).label("next_by"))
+              .join(Conversation, Conversation.id == marked.c.conversation_id)
+              .where(marked.c.kind != "reopened", ~taken_back)
               .cte("handover_events"))
     parts = select(events).where(events.c.kind == "handoff").cte("handover_parts")
     replies = (select(parts.c.id, agent.created_at, agent.agent_name,

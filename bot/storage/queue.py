@@ -240,3 +240,32 @@ async def close(session: AsyncSession, conversation_id: int, by: str, now: datet
     conversation.status, conversation.closed_at, conversation.updated_at = "closed", now, now
     await add_event(session, conversation_id, "resolved", {"by": by, "ask_satisfaction": ask_satisfaction}, now)
     return conversation
+
+
+class Superseded(Exception):
+    """The customer has begun a newer conversation since: that one is where to go on."""
+
+    def __init__(self, newer_id: int) -> None:
+        super().__init__(f"the customer has started a newer conversation since (#{newer_id}): continue there")
+        self.newer_id = newer_id
+
+
+async def reopen(session: AsyncSession, conversation_id: int, by: str, now: datetime) -> Conversation:
+    """Put a resolved conversation back in `by`'s hands, so they can write to the customer again.
+
+    Only the customer's latest conversation: their messages go to their newest open one, so
+    reopening an older one would leave the agent writing where the customer's answers
+    never arrive."""
+    conversation = await owned(session, conversation_id)
+    check_transition(conversation.status, "assigned")
+    newer = (await session.execute(
+        select(func.max(Conversation.id)).where(Conversation.customer_id == conversation.customer_id,
+                                                Conversation.id > conversation.id))).scalar_one_or_none()
+    if newer is not None:
+        raise Superseded(newer)
+    previous = conversation.assigned_agent
+    conversation.status, conversation.assigned_agent = "assigned", by
+    conversation.assigned_at = conversation.updated_at = now
+    conversation.closed_at = None
+    await add_event(session, conversation_id, "reopened", {"by": by, "previous_agent": previous}, now)
+    return conversation

@@ -90,6 +90,9 @@
     status(frame) {
       setStatus(frame.status, frame.agent_name);
       if (frame.status !== "bot") hideTyping();
+      // With a person now (claimed, or a resolved chat reopened): the bot's buttons, such as
+      // a rating question, would only be read by that person as a number.
+      if (frame.status === "assigned") quickReplies.replaceChildren();
     },
     error(frame) {
       const item = frame.client_id && pending.get(frame.client_id);

@@ -1,5 +1,5 @@
 // One conversation: the whole history (live), reply with canned responses, notes,
-// claim / transfer / resolve / return to the bot.
+// claim / transfer / resolve / reopen / return to the bot.
 "use strict";
 
 (() => {
@@ -66,6 +66,7 @@
       case "transferred": return `${d.by} transferred it from ${d.from || "the queue"} to ${d.to}`;
       case "resolved": return `${d.by} resolved the conversation${d.ask_satisfaction ? " and asked for a rating" : ""}`;
       case "handback": return `${d.by} returned the conversation to the bot`;
+      case "reopened": return `${d.by} reopened the conversation`;
       case "actions": return `Bot actions: ${(d.actions || []).join(", ")}`;
       case "delivery_failed": return `Delivery failed after ${d.attempts} attempt(s): ${d.error}`;
       case "satisfaction": return `The customer rated the help ${d.score}/5`;
@@ -119,6 +120,8 @@
     $("badges").replaceChildren(badge(c.channel, "channel"), badge(c.public ? "public" : "private", c.public ? "public" : "private"),
       badge(c.status, `status ${c.status}`), sentimentBadge(c.sentiment_label, c.sentiment));
     $("claim").hidden = c.status !== "queued";
+    const reopenable = c.status === "closed" && (supervisor || handledByMe(record));
+    $("reopen").hidden = !reopenable;
     $("owner").textContent = c.status === "assigned" ? (c.mine ? "You have this conversation" : `With ${c.agent}`) : "";
     const open = c.status === "queued" || c.status === "assigned";
     $("owner-actions").hidden = !(open && (c.mine || supervisor));
@@ -131,8 +134,15 @@
     locked.hidden = c.mine;
     locked.textContent = c.status === "queued" ? "Claim the conversation to reply."
       : c.status === "assigned" ? `${c.agent} is handling this conversation.`
-      : c.status === "closed" ? "This conversation is resolved." : "The bot is handling this conversation.";
+      : c.status === "closed" ? (reopenable ? "This conversation is resolved. Reopen it to write to the customer again."
+        : "This conversation is resolved.")
+      : "The bot is handling this conversation.";
     document.title = `${record.customer.name} · console`;
+  }
+
+  // The server decides (bot/console/desk.py, reopen); this only offers the button to those it allows.
+  function handledByMe(record) {
+    return record.conversation.agent === me || record.messages.some((m) => m.author === "agent" && m.agent_name === me);
   }
 
   function render(record) {
@@ -264,6 +274,7 @@
     act("resolve", { ask_satisfaction: $("ask-satisfaction").checked }, "Resolved");
   });
   $("handback").addEventListener("click", () => act("handback", undefined, "Returned to the bot"));
+  $("reopen").addEventListener("click", () => act("reopen", undefined, "Reopened: the conversation is yours again"));
 
   api("GET", "/console/api/canned").then((result) => { canned = result.data.canned || []; });
   refresh();

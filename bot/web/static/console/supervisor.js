@@ -4,6 +4,7 @@
 (() => {
   const { api, el, toast, time, live, badge, reason } = window.Desk;
   let agents = [];
+  const admin = document.body.dataset.role === "admin";
   // What the supervisor picked per conversation, kept across live re-renders of the table.
   const chosen = new Map();
 
@@ -11,10 +12,29 @@
     const result = await api("GET", "/console/api/team");
     if (!result.ok) { toast(result.data.error || "Could not load the team.", "error"); return; }
     agents = result.data.agents;
-    document.getElementById("team-rows").replaceChildren(...agents.map((a) => el("tr", { dataset: { agent: a.name } },
-      el("td", {}, a.name, a.active ? "" : " (disabled)"), el("td", {}, a.role),
+    const rows = document.getElementById("team-rows");
+    // Live updates re-draw the table: not while an admin is typing a name in it.
+    if (rows.contains(document.activeElement) && document.activeElement.tagName === "INPUT") return;
+    rows.replaceChildren(...agents.map((a) => el("tr", { dataset: { agent: a.name } },
+      el("td", {}, a.name, a.active ? "" : " (disabled)"), shownAsCell(a), el("td", {}, a.role),
       el("td", { class: "load" }, el("span", { class: `load-bar${a.assigned >= 5 ? " high" : ""}` }, String(a.assigned))),
       el("td", {}, a.last_login_at ? time(a.last_login_at) : "never"))));
+  }
+
+  // Admins set the name customers see for anyone; supervisors only read it.
+  function shownAsCell(agent) {
+    if (!admin) return el("td", { class: "shown-as" }, agent.display_name || "—");
+    const input = el("input", { type: "text", maxlength: "64", value: agent.display_name || "", placeholder: agent.name,
+      "aria-label": `Name customers see for ${agent.name}` });
+    const button = el("button", { class: "btn small", type: "button" }, "Save");
+    button.addEventListener("click", async () => {
+      const wanted = input.value.trim();
+      const result = await api("POST", `/console/api/agents/${encodeURIComponent(agent.name)}/display-name`,
+        { display_name: wanted || null });
+      if (result.ok) { toast(`Customers see ${agent.name} as ${result.data.display_name || agent.name}`); loadTeam(); }
+      else toast(result.data.error || "Could not save the name.", "error");
+    });
+    return el("td", { class: "row shown-as" }, input, button);
   }
 
   function reassignCell(row) {
