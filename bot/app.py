@@ -19,11 +19,13 @@ from bot.console import mount_console
 from bot.engine import DialogueEngine, EngineError, read_endpoints
 from bot.http import HttpClient
 from bot.inbox import Inbox
+from bot.language import language_detector
 from bot.memory import freeze_long_lived
 from bot.messages import utcnow
 from bot.metrics_endpoint import metrics_routes
 from bot.model_loading import ModelLoading
 from bot.outbox import OutboxSender
+from bot.phrases import Phrasebook
 from bot.ratelimit import RateLimiter
 from bot.redis_bus import RedisBus
 from bot.reputation.watch import ReputationWatch
@@ -183,7 +185,9 @@ def _worker_context(settings: Settings, roles: Roles, db: Database, bus: Bus, ch
                 asyncio.create_task(DialogueWorker(
                     db, engine, bus, settings, SentimentScorer(), clock,
                     in_band_channels=frozenset(name for name, c in channels.items()
-                                               if getattr(c, "replies_in_band", False))).run(),
+                                               if getattr(c, "replies_in_band", False)),
+                    language=await asyncio.to_thread(language_detector, settings),
+                    phrases=Phrasebook.load(settings.phrases_file or None)).run(),
                                     name="dialogue-worker"),
             ]
             if settings.model_path is None:

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from bot.phrases import Phrasebook, shipped
+
 DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _GROUP = re.compile(r"^\s*(?P<days>[A-Za-z]{3}(?:\s*-\s*[A-Za-z]{3})?(?:\s*,\s*[A-Za-z]{3}(?:\s*-\s*[A-Za-z]{3})?)*)"
                     r"\s+(?P<start>\d{1,2}:\d{2})\s*-\s*(?P<end>\d{1,2}:\d{2})\s*$")
@@ -89,27 +91,34 @@ def _days(spec: str) -> list[int]:
     return days
 
 
-def describe_wait(seconds: float) -> str:
+def describe_wait(seconds: float, phrases: Phrasebook | None = None, language: str | None = None) -> str:
+    phrases = phrases or shipped()
     minutes = round(seconds / 60)
     if minutes < 1:
-        return "less than a minute"
+        return phrases.say("under_a_minute", language)
+    if minutes == 1:
+        return phrases.say("one_minute", language)
     if minutes < 90:
-        return f"about {minutes} minute{'s' if minutes != 1 else ''}"
-    return f"about {round(minutes / 60)} hours"
+        return phrases.say("minutes", language, n=minutes)
+    return phrases.say("hours", language, n=round(minutes / 60))
 
 
-def handoff_notice(hours: BusinessHours, now: datetime, expected_wait: float | None) -> str:
-    """What the customer is told when handed to a person: when they can expect an answer."""
+def handoff_notice(hours: BusinessHours, now: datetime, expected_wait: float | None,
+                   phrases: Phrasebook | None = None, language: str | None = None) -> str:
+    """What the customer is told when handed to a person: when they can expect an answer,
+    in their language where the brand wrote the phrases (bot/phrases.py)."""
+    phrases = phrases or shipped()
     if hours.is_open(now):
-        wait = (f"The usual wait right now is {describe_wait(expected_wait)}."
-                if expected_wait is not None else "Someone will be with you shortly.")
+        wait = (phrases.say("wait", language, wait=describe_wait(expected_wait, phrases, language))
+                if expected_wait is not None else phrases.say("wait_unknown", language))
         if hours.spans is None:
             return wait
-        return f"{wait} Our team is here {hours.text} ({hours.timezone})."
+        return f"{wait} {phrases.say('team_hours', language, hours=hours.text, timezone=hours.timezone)}"
     opening = hours.next_opening(now)
-    when = f"from {opening:%a %H:%M}" if opening else "as soon as they are back"
-    return (f"Our team is away right now (hours: {hours.text}, {hours.timezone}). "
-            f"They will answer you here {when}.")
+    when = (phrases.say("back_at", language, day=phrases.get("weekdays", language)[opening.weekday()],
+                        time=f"{opening:%H:%M}")
+            if opening else phrases.say("back_soon", language))
+    return phrases.say("team_away", language, hours=hours.text, timezone=hours.timezone, when=when)
 
 
 class OpenClock:

@@ -485,6 +485,7 @@ def transcript_json(found) -> dict:
                      "name": found.customer.display_name},
         "conversations": [{
             "id": c.id, "status": c.status, "handoff_reason": c.handoff_reason, "priority": c.priority,
+            "language": c.language,
             "created_at": c.created_at.isoformat(),
             "messages": [{
                 "id": m.id, "direction": m.direction, "author": m.author, "text": m.text, "intent": m.intent,

@@ -41,7 +41,9 @@ class Handoff:
 # for a person comes before a question the bot could not place (small talk, a fallback).
 REASON_WEIGHTS = {
     "complaint": 30, "public_complaint": 30, "negative_sentiment": 30,
-    "late_delivery": 30, "customer_request": 25, "order_verification_failed": 10,
+    "late_delivery": 30, "customer_request": 25,
+    # The bot cannot help them at all, but they did not ask for a person or complain.
+    "other_language": 20, "order_verification_failed": 10,
 }
 
 

@@ -43,6 +43,7 @@ REASONS = {
     "negative_sentiment": "upset customer (sentiment)",
     "abuse": "abusive public post",
     "order_verification_failed": "order details not confirmed",
+    "other_language": "writes in another language",
     "late_delivery": "an order later than promised",
 }
 

@@ -26,6 +26,13 @@ class ToModel:
 
 
 @dataclass(frozen=True)
+class HandOver:
+    """The bot cannot help (a language its model does not speak): a person takes over."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
 class PoliteReply:
     """Something the model cannot read (a sticker, a voice note, only emoji)."""
 
@@ -40,7 +47,7 @@ class Moderate:
     reason: str
 
 
-Route = ToHuman | ToModel | PoliteReply | Moderate
+Route = ToHuman | ToModel | PoliteReply | Moderate | HandOver
 
 UNREADABLE_KINDS = {
     "image": "photo",
@@ -52,15 +59,17 @@ UNREADABLE_KINDS = {
 }
 
 
-def route(message: IncomingMessage, conversation_status: str) -> Route:
+def route(message: IncomingMessage, conversation_status: str, *, other_language: str | None = None,
+          rated_already: str = "Thanks, we already have your rating! Is there anything else I can help with?") -> Route:
+    """`other_language`: the message is clearly in a language other than the bot's
+    (bot/language.py); `rated_already`: that reply, in the customer's language."""
     if message.is_public and (verdict := assess(message.text)).flagged:
         return Moderate(verdict.reason or "flagged")
     if conversation_status in HUMAN_STATES:
         return ToHuman()
     if message.payload and RATING_PAYLOAD.match(message.payload.strip()):
         # A rating button pressed again, or after the question expired: the model has no such intent.
-        return PoliteReply("Thanks, we already have your rating! Is there anything else I can help with?",
-                           reason="rating_again")
+        return PoliteReply(rated_already, reason="rating_again")
     if message.payload:
         # A button press: Rasa understands its payload ("/intent") directly.
         return ToModel(message.payload)
@@ -84,6 +93,8 @@ def route(message: IncomingMessage, conversation_status: str) -> Route:
             "explain shipping, returns and payments, or connect you with a person.",
             reason="gibberish",
         )
+    if other_language:
+        return HandOver("other_language")
     return ToModel(text)
 
 

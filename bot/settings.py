@@ -88,6 +88,14 @@ class Settings:
     # VADER compound score at or below which a message counts as strongly negative.
     negative_sentiment_threshold: float = -0.6
     demo_orders: bool = True
+    # Languages told apart in customers' messages (ISO 639-1), the bot's own first. A message
+    # clearly in another one goes to a person at once, and the service's fixed messages
+    # (hand-over, wait, hours, rating) are sent in it where bot/phrases.yml or PHRASES_FILE
+    # has them (bot/language.py). About 30 MB of memory per language in each worker; one
+    # language only: no detection.
+    customer_languages: str = "en,es,fr,de,pt,it"
+    # A brand's own fixed messages, by language, in bot/phrases.yml's shape (added to it).
+    phrases_file: str = ""
 
     # The agent console (bot/console/). Business hours are told to customers handed to a
     # person: "Mon-Fri 09:00-18:00; Sat 10:00-14:00" in BUSINESS_TIMEZONE (IANA name).

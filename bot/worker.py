@@ -21,7 +21,9 @@ from bot.engine_process import EngineUnavailable
 from bot.messages import IncomingMessage, OutgoingMessage, utcnow
 from bot import public
 from bot.business_hours import handoff_notice, parse as parse_business_hours
-from bot.router import Moderate, PoliteReply, ToHuman, ToModel, route, satisfaction_score
+from bot.language import LanguageDetector
+from bot.phrases import Phrasebook, shipped
+from bot.router import HandOver, Moderate, PoliteReply, ToHuman, ToModel, route, satisfaction_score
 from bot.sentiment import SentimentScorer
 from bot.settings import Settings
 from bot.storage import console as console_store
@@ -41,7 +43,8 @@ class Engine(Protocol):
 class DialogueWorker:
     def __init__(self, db: Database, engine: Engine, bus: Bus, settings: Settings,
                  sentiment: SentimentScorer, clock: Callable[[], datetime] = utcnow,
-                 in_band_channels: frozenset[str] = frozenset()) -> None:
+                 in_band_channels: frozenset[str] = frozenset(), language: LanguageDetector | None = None,
+                 phrases: Phrasebook | None = None) -> None:
         self.db = db
         self.engine = engine
         self.bus = bus
@@ -53,6 +56,8 @@ class DialogueWorker:
         # only be two more transactions that deliver nothing.
         self.in_band_channels = in_band_channels
         self.business_hours = parse_business_hours(settings.business_hours, settings.business_timezone)
+        self.language = language
+        self.phrases = phrases or shipped()
         self._wake = asyncio.Event()
 
     async def run(self) -> None:
@@ -173,6 +178,8 @@ class DialogueWorker:
         message = IncomingMessage.from_json(item.payload)
         now = self.clock()
         score = self.sentiment.score(message.text)
+        detected = (self.language.other_language(message.text)
+                    if self.language is not None and not message.payload else None)
         if satisfaction_score(message) is not None and await self._rated(item, message, score, now):
             return
         async with self.db.session() as session:
@@ -182,7 +189,11 @@ class DialogueWorker:
             incoming = await history.record_incoming(session, conversation, item.id, message, score, now,
                                                      retried=item.attempts > 1)
             incoming_id, conversation_id, status = incoming.id, conversation.id, conversation.status
-            decision = route(message, status)
+            if detected:
+                conversation.language = detected
+            language = conversation.language
+            decision = route(message, status, other_language=detected,
+                             rated_already=self.phrases.say("rated_already", language))
             if isinstance(decision, ToHuman) and status == "queued":
                 # A waiting customer who writes again, upset now, moves up the queue;
                 # priority never falls while waiting (waiting itself raises it).
@@ -215,6 +226,9 @@ class DialogueWorker:
                                "entities": turn.entities, "ranking": turn.intent_ranking})]
             if turn.actions:
                 events.append(("actions", {"message_id": incoming_id, "actions": turn.actions}))
+        elif isinstance(decision, HandOver):
+            replies = [_outgoing(message, self.phrases.say("handoff_other_language", language))]
+            events = [("language", {"message_id": incoming_id, "language": detected})]
         else:
             assert isinstance(decision, PoliteReply)
             replies = [_outgoing(message, decision.text)]
@@ -222,7 +236,8 @@ class DialogueWorker:
 
         def handing_over(earlier_contacts: int = 0) -> handoff.Handoff | None:
             return handoff.decide(
-                requested_reason=turn.handoff_reason if turn else None,
+                requested_reason=decision.reason if isinstance(decision, HandOver) else
+                turn.handoff_reason if turn else None,
                 is_public=message.is_public, sentiment=score,
                 negative_threshold=self.settings.negative_sentiment_threshold,
                 intent=turn.intent if turn else None, earlier_contacts=earlier_contacts)
@@ -242,7 +257,8 @@ class DialogueWorker:
                 await history.record_understanding(session, incoming_id, turn.intent, turn.confidence,
                                                    turn.entities)
             await history.add_events(session, conversation_id, events, now)
-            if handover is not None and (turn is None or turn.handoff_reason is None):
+            if handover is not None and not isinstance(decision, HandOver) and (
+                    turn is None or turn.handoff_reason is None):
                 # Handed over on sentiment, not by the model: its routine answer would
                 # sound deaf to an upset customer, so a person's promise replaces it.
                 replies = [_outgoing(message, EMPATHETIC_HANDOFF)]
@@ -255,7 +271,8 @@ class DialogueWorker:
                 replies = [_outgoing(message, HANDOFF_REFUSED)]
             if queueing:
                 replies = _with_notice(replies, message, handoff_notice(
-                    self.business_hours, now, await console_store.median_recent_wait(session)))
+                    self.business_hours, now, await console_store.median_recent_wait(session),
+                    self.phrases, language))
             ids = await history.record_replies(session, conversation_id, item.id, replies, now, with_ids=not in_band)
             if not in_band:
                 await outbox.enqueue_replies(session, conversation_id, list(zip(ids, replies)), now,
@@ -301,7 +318,7 @@ class DialogueWorker:
             await history.record_incoming(session, rated, item.id, message, sentiment, now)
             await console_store.record_satisfaction(session, rated, stars, now)
             await history.add_event(session, rated.id, "satisfaction", {"score": stars}, now)
-            thanks = _outgoing(message, THANKS_FOR_RATING)
+            thanks = _outgoing(message, self.phrases.say("thanks_for_rating", rated.language))
             record = await history.record_outgoing(session, rated, item.id, thanks, now)
             await outbox.enqueue(session, record, thanks, now, accepted_at=item.received_at)
             await inbox.finish(session, item, now)
@@ -351,9 +368,6 @@ EMPATHETIC_HANDOFF = ("I'm sorry about this. I'm passing your message to a membe
 
 HANDOFF_REFUSED = ("I'm sorry, our team can't take on more conversations from your connection right now. "
                    "Please try again a little later; meanwhile I'm happy to help with anything I can answer.")
-
-
-THANKS_FOR_RATING = "Thank you for your rating! It helps us get better."
 
 
 def _with_notice(replies: list[OutgoingMessage], message: IncomingMessage, notice: str) -> list[OutgoingMessage]:

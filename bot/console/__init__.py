@@ -27,6 +27,7 @@ from bot.console.training_api import training_api_routes
 from bot.console.sessions import HOME, DatabaseStorage, LoginForms, with_sessions
 from bot.console.views import view_routes
 from bot.messages import utcnow
+from bot.phrases import Phrasebook
 from bot.settings import Settings, SettingsError
 from bot.storage.database import Database
 from bot.training.runs import TrainingRunner
@@ -39,7 +40,7 @@ def console_routes(db: Database, bus: Bus, settings: Settings, templates: Enviro
                    checks: PasswordChecks, no_push_channels: frozenset[str] = frozenset()) -> list[web.RouteDef]:
     secure = settings.public_url.startswith("https://")
     storage = DatabaseStorage(db, max_age=int(settings.console_session_hours * 3600), secure=secure, bus=bus)
-    desk = Desk(db, bus, clock, no_push_channels)
+    desk = Desk(db, bus, clock, no_push_channels, Phrasebook.load(settings.phrases_file or None))
     try:
         trusted_proxies = parse_proxies(settings.trusted_proxies)
     except ValueError as error:

@@ -8,7 +8,7 @@ chat, OUTBOX_TOPIC for the sender. The HTTP layer (bot/console/api.py) only tran
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -17,6 +17,7 @@ from bot.bus import CONSOLE_TOPIC, OUTBOX_TOPIC, Bus, customer_topic
 from bot.console.present import queue_snapshot, record_json
 from bot.handoff import TransitionError
 from bot.messages import Button, OutgoingMessage, utcnow
+from bot.phrases import Phrasebook, shipped
 from bot.storage import console as store
 from bot.storage import accounts, history, outbox
 from bot.storage import queue as queue_store
@@ -25,7 +26,6 @@ from bot.storage.models import Conversation, Customer, Message
 from bot.training.review import flag_message
 from channels.meta import PRIVATE_REPLY_WINDOW
 
-SATISFACTION_QUESTION = "Thanks for talking with us! How happy are you with the help you got? (1 = not at all, 5 = very)"
 SATISFACTION_BUTTONS = tuple(Button(title=str(score), payload=f'/rate{{"score": {score}}}') for score in range(1, 6))
 # Where a public comment allows exactly one private reply to itself, within 7 days, and only
 # the customer's private answer opens a conversation (Meta's rules for pages and Instagram).
@@ -56,6 +56,8 @@ class Desk:
     # Channels with no way to send a message after the customer's request was answered
     # (Rasa's REST): agents are told before they write, and a reply is "not_deliverable".
     no_push_channels: frozenset[str] = frozenset()
+    # The satisfaction question in the conversation's language (bot/phrases.py).
+    phrases: Phrasebook = field(default_factory=shipped)
 
     async def queue(self, agent: str, limit: int = QUEUE_PAGE, offset: int = 0) -> dict[str, Any]:
         """A page of the queue: every console re-reads it on every change, so its size must
@@ -150,7 +152,8 @@ class Desk:
             customer = await session.get(Customer, conversation.customer_id)
             if ask_satisfaction:
                 question = OutgoingMessage(channel=conversation.channel, recipient_id=history.private_address(customer),
-                                           text=SATISFACTION_QUESTION, buttons=SATISFACTION_BUTTONS, author="bot")
+                                           text=self.phrases.say("satisfaction_question", conversation.language),
+                                           buttons=SATISFACTION_BUTTONS, author="bot")
                 message = await history.record_outgoing(session, conversation, None, question, now)
                 await self._send_or_refuse(session, message, question, None, now)
                 await history.add_event(session, conversation_id, "satisfaction_asked", {"by": agent}, now)

@@ -76,7 +76,7 @@ def record_json(record: ConversationRecord, viewer: str, reply_notice: str | Non
         "conversation": {
             "id": conversation.id, "channel": conversation.channel, "status": conversation.status,
             "reason": conversation.handoff_reason, "priority": conversation.priority,
-            "public": conversation.is_public, "sentiment": conversation.sentiment,
+            "public": conversation.is_public, "sentiment": conversation.sentiment, "language": conversation.language,
             "sentiment_label": sentiment_label(conversation.sentiment), "agent": conversation.assigned_agent,
             "queued_at": _iso(conversation.queued_at), "created_at": conversation.created_at.isoformat(),
             "mine": conversation.status == "assigned" and conversation.assigned_agent == viewer,

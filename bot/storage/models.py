@@ -82,8 +82,7 @@ class Conversation(Base):
     assigned_agent = Column(String(255))
     # The customer's language when it was told apart from the bot's (bot/language.py):
     # fixed messages are sent in it and the agent sees it. None: the bot's own language.
-    # DEFAULT NULL, so an insert that does not name it works on a schema before 0012 too.
-    language = Column(String(8), server_default=sql_text("NULL"))
+    language = Column(String(8))
     created_at = Column(UtcDateTime, nullable=False)
     updated_at = Column(UtcDateTime, nullable=False)
     last_message_at = Column(UtcDateTime, nullable=False)

@@ -323,9 +323,26 @@ async def test_emoji_only_gets_a_polite_reply(service, text):
     assert "help" in reply["text"]
 
 
-async def test_another_language_is_answered_without_error(service):
-    replies = await say(service.url, new_sender(), "¿dónde está mi pedido? necesito ayuda")
-    assert replies and all(r.get("text") for r in replies)
+async def test_a_customer_writing_spanish_is_handed_over_and_told_so_in_spanish(service):
+    sender = new_sender()
+    replies = texts(await say(service.url, sender, "hola, necesito ayuda con mi pedido por favor"))
+    assert replies[0].startswith("¡Gracias por tu mensaje!")
+    # The wait or the team's hours, in Spanish too (bot/phrases.yml).
+    assert any(phrase in replies[-1] for phrase in ("La espera habitual", "Alguien te atenderá",
+                                                    "nuestro equipo no está"))
+    assert await say(service.url, sender, "gracias") == []  # a person has it now
+    (conversation,) = cli_json(db_url(service), "transcript", "--channel", "rest", "--sender", sender)["conversations"]
+    assert conversation["status"] == "queued" and conversation["handoff_reason"] == "other_language"
+    assert conversation["language"] == "es"
+    assert any(e["kind"] == "language" and e["data"]["language"] == "es" for e in conversation["events"])
+
+
+async def test_a_language_with_no_phrases_of_its_own_is_handed_over_in_the_bots(service):
+    sender = new_sender()
+    replies = texts(await say(service.url, sender, "bonjour, je voudrais retourner un article"))
+    assert replies[0].startswith("Thanks for your message!")
+    (conversation,) = cli_json(db_url(service), "transcript", "--channel", "rest", "--sender", sender)["conversations"]
+    assert conversation["handoff_reason"] == "other_language" and conversation["language"] == "fr"
 
 
 async def test_health_names_the_loaded_model(service):

@@ -16,7 +16,7 @@ depends_on = None
 
 def upgrade() -> None:
     with op.batch_alter_table('conversations', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('language', sa.String(length=8), nullable=True, server_default=sa.text('NULL')))
+        batch_op.add_column(sa.Column('language', sa.String(length=8), nullable=True))
     with op.batch_alter_table('agents', schema=None) as batch_op:
         batch_op.add_column(sa.Column('display_name', sa.String(length=64), nullable=True))
 

@@ -114,11 +114,22 @@
     rating.textContent = record.satisfaction === null ? "" : `Customer rating: ${"★".repeat(record.satisfaction)}${"☆".repeat(5 - record.satisfaction)} (${record.satisfaction}/5)`;
   }
 
+  // The customer writes in another language than the bot's: which one, by name.
+  function languageBadge(code) {
+    let name = code;
+    try { name = new Intl.DisplayNames(["en"], { type: "language" }).of(code) || code; } catch (_) { /* unknown code */ }
+    const element = badge(`writes in ${name}`, "language");
+    element.title = `language detected from the customer's messages (${code})`;
+    element.dataset.language = code;
+    return element;
+  }
+
   function renderHead(record) {
     const c = record.conversation;
     $("customer-name").textContent = record.customer.name;
     $("badges").replaceChildren(badge(c.channel, "channel"), badge(c.public ? "public" : "private", c.public ? "public" : "private"),
-      badge(c.status, `status ${c.status}`), sentimentBadge(c.sentiment_label, c.sentiment));
+      badge(c.status, `status ${c.status}`), sentimentBadge(c.sentiment_label, c.sentiment),
+      ...(c.language ? [languageBadge(c.language)] : []));
     $("claim").hidden = c.status !== "queued";
     const reopenable = c.status === "closed" && (supervisor || handledByMe(record));
     $("reopen").hidden = !reopenable;
