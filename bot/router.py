@@ -13,6 +13,7 @@ from bot.gibberish import looks_like_gibberish
 from bot.handoff import HUMAN_STATES
 from bot.messages import IncomingMessage
 from bot.moderation import assess
+from bot.phrases import shipped
 
 
 @dataclass(frozen=True)
@@ -60,16 +61,17 @@ UNREADABLE_KINDS = {
 
 
 def route(message: IncomingMessage, conversation_status: str, *, other_language: str | None = None,
-          rated_already: str = "Thanks, we already have your rating! Is there anything else I can help with?") -> Route:
+          rated_already: str | None = None) -> Route:
     """`other_language`: the message is clearly in a language other than the bot's
-    (bot/language.py); `rated_already`: that reply, in the customer's language."""
+    (bot/language.py); `rated_already`: that reply in the customer's language (the
+    shipped English one when not given)."""
     if message.is_public and (verdict := assess(message.text)).flagged:
         return Moderate(verdict.reason or "flagged")
     if conversation_status in HUMAN_STATES:
         return ToHuman()
     if message.payload and RATING_PAYLOAD.match(message.payload.strip()):
         # A rating button pressed again, or after the question expired: the model has no such intent.
-        return PoliteReply(rated_already, reason="rating_again")
+        return PoliteReply(rated_already or shipped().say("rated_already", None), reason="rating_again")
     if message.payload:
         # A button press: Rasa understands its payload ("/intent") directly.
         return ToModel(message.payload)

@@ -39,8 +39,11 @@ DISPLAY_NAME_MAX = 64
 UNPRINTABLE_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs", "Co", "Cn"})
 
 
-def check_display_name(value: str) -> str:
-    """The name customers see for an agent, trimmed: 1-64 printable characters."""
+def check_display_name(value: object) -> str:
+    """The name customers see for an agent, trimmed: 1-64 printable characters. `value`
+    may come straight from a form or a JSON body."""
+    if not isinstance(value, str):
+        raise AccountError("the display name must be text")
     name = value.strip()
     if not name or len(name) > DISPLAY_NAME_MAX:
         raise AccountError(f"a display name is 1-{DISPLAY_NAME_MAX} characters (spaces at the ends do not count)")
@@ -100,8 +103,9 @@ async def set_password(db: Database, name: str, password: str | None, bus: Bus |
     return password
 
 
-async def set_display_name(db: Database, name: str, display_name: str | None, by: str = audit.CLI) -> str | None:
-    """Set (or, with None, remove) the name customers see for `name`; the name now shown."""
+async def set_display_name(db: Database, name: str, display_name: object, by: str = audit.CLI) -> str | None:
+    """Set (or, with None, remove) the name customers see for `name` (any other value is checked
+    as text from a form or a JSON body); the name now shown."""
     shown = check_display_name(display_name) if display_name is not None else None
     async with db.session() as session:
         agent = await _existing(session, name)

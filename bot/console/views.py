@@ -138,8 +138,6 @@ def view_routes(db: Database, logins: Logins, storage: DatabaseStorage, forms: L
         try:
             if not body.get("clear") and "display_name" not in body:
                 raise AccountError("give a display_name (null to show the login name again)")
-            if wanted is not None and not isinstance(wanted, str):
-                raise AccountError("the display name must be text")
             shown = await set_display_name(db, who.name, wanted, by=who.name)
         except AccountError as error:
             if as_json:

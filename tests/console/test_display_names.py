@@ -104,6 +104,8 @@ async def test_a_script_sets_it_with_json_and_admins_set_anyones(client, db):
     assert answer.status == 200 and await answer.json() == {"display_name": "Ann", "shown_as": "Ann"}
     answer = await client.post("/console/display-name", json={}, headers=ann)
     assert answer.status == 400 and "give a display_name" in (await answer.json())["error"]
+    answer = await client.post("/console/display-name", json={"display_name": 12}, headers=ann)
+    assert answer.status == 400 and "must be text" in (await answer.json())["error"]
     # An agent may not name a colleague.
     answer = await client.post("/console/api/agents/bob/display-name", json={"display_name": "Bobby"}, headers=ann)
     assert answer.status == 403 and await display_name_of(db, "bob") is None
@@ -114,6 +116,8 @@ async def test_a_script_sets_it_with_json_and_admins_set_anyones(client, db):
     assert answer.status == 200 and await answer.json() == {"name": "bob", "display_name": "Bob M."}
     answer = await client.post("/console/api/agents/bob/display-name", json={"display_name": "x" * 65}, headers=ada)
     assert answer.status == 400 and "1-64" in (await answer.json())["error"]
+    answer = await client.post("/console/api/agents/bob/display-name", json={"display_name": ["Bob"]}, headers=ada)
+    assert answer.status == 400 and "must be text" in (await answer.json())["error"]
     answer = await client.post("/console/api/agents/nobody/display-name", json={"display_name": "X"}, headers=ada)
     assert answer.status == 404
     team = {a["name"]: a["display_name"] for a in (await (await client.get("/console/api/team")).json())["agents"]}
