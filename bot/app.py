@@ -84,6 +84,8 @@ def create_app(settings: Settings, roles: Roles = Roles(), *, bus: Bus | None = 
     address_limiter = (RateLimiter(settings.address_rate_per_minute, settings.address_burst)
                        if settings.address_rate_per_minute > 0 else None)
     proxies = parse_proxies(settings.trusted_proxies)
+    # Read once, before anything starts: a brand's file that cannot be used stops the start.
+    phrases = Phrasebook.load(settings.phrases_file or None)
     inbox = Inbox(db, bus, clock, settings.poll_interval, limiter, address_limiter)
     rest = RestChannel(settings.max_text_chars, settings.rest_auth_token)
     webchat = WebchatChannel(bus, settings.max_text_chars)
@@ -107,7 +109,7 @@ def create_app(settings: Settings, roles: Roles = Roles(), *, bus: Bus | None = 
     app.cleanup_ctx.append(database)
 
     if roles.worker:
-        app.cleanup_ctx.append(_worker_context(settings, roles, db, bus, channels, clock, app[LOADING_KEY]))
+        app.cleanup_ctx.append(_worker_context(settings, roles, db, bus, channels, clock, app[LOADING_KEY], phrases))
         app.cleanup_ctx.append(_reputation_context(settings, db, bus, http, clock))
 
     if roles.web:
@@ -125,7 +127,7 @@ def create_app(settings: Settings, roles: Roles = Roles(), *, bus: Bus | None = 
             else:
                 app.router.add_routes(channel_routes(channel, inbox, settings.platform_max_body_bytes, proxies))
         mount_console(app, db, bus, settings, templates, clock,
-                      serving=lambda: _serving(app),
+                      serving=lambda: _serving(app), phrases=phrases,
                       # Replies in band only: nothing can reach those customers afterwards.
                       no_push_channels=frozenset(name for name, c in channels.items()
                                                  if getattr(c, "replies_in_band", False)))
@@ -152,7 +154,7 @@ def _serving(app: web.Application) -> str | None:
 
 
 def _worker_context(settings: Settings, roles: Roles, db: Database, bus: Bus, channels: dict[str, Channel],
-                    clock: Callable[[], datetime], loading: ModelLoading):
+                    clock: Callable[[], datetime], loading: ModelLoading, phrases: Phrasebook):
     async def worker(app: web.Application) -> AsyncIterator[None]:
         model = serving_model(settings.models_dir, settings.model_path)
         if model is None:
@@ -187,7 +189,7 @@ def _worker_context(settings: Settings, roles: Roles, db: Database, bus: Bus, ch
                     in_band_channels=frozenset(name for name, c in channels.items()
                                                if getattr(c, "replies_in_band", False)),
                     language=await asyncio.to_thread(language_detector, settings),
-                    phrases=Phrasebook.load(settings.phrases_file or None)).run(),
+                    phrases=phrases).run(),
                                     name="dialogue-worker"),
             ]
             if settings.model_path is None:

@@ -106,3 +106,15 @@ def test_every_shipped_language_has_every_phrase():
     assert {language: english - set(block) for language, block in phrases.by_language.items()} == {
         language: set() for language in phrases.by_language}
     assert len(phrases.get("weekdays", "es")) == 7
+
+
+@pytest.mark.parametrize("web", [True, False], ids=["web", "worker-only"])
+def test_a_phrases_file_that_cannot_be_used_stops_any_process_at_start(tmp_path: Path, web: bool):
+    from bot.app import Roles, create_app
+
+    brand = tmp_path / "phrases.yml"
+    brand.write_text("- just a list\n")
+    settings = Settings.from_mapping({"DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'a.db'}",
+                                      "PHRASES_FILE": str(brand)})
+    with pytest.raises(PhrasesError, match="a block of phrases per language"):
+        create_app(settings, Roles(web=web, worker=True))

@@ -27,7 +27,7 @@ from bot.console.training_api import training_api_routes
 from bot.console.sessions import HOME, DatabaseStorage, LoginForms, with_sessions
 from bot.console.views import view_routes
 from bot.messages import utcnow
-from bot.phrases import Phrasebook
+from bot.phrases import Phrasebook, shipped
 from bot.settings import Settings, SettingsError
 from bot.storage.database import Database
 from bot.training.runs import TrainingRunner
@@ -37,10 +37,11 @@ PREFIX = "/console"
 
 def console_routes(db: Database, bus: Bus, settings: Settings, templates: Environment,
                    clock: Callable[[], datetime] = utcnow, *, models: ModelsDesk,
-                   checks: PasswordChecks, no_push_channels: frozenset[str] = frozenset()) -> list[web.RouteDef]:
+                   checks: PasswordChecks, no_push_channels: frozenset[str] = frozenset(),
+                   phrases: Phrasebook | None = None) -> list[web.RouteDef]:
     secure = settings.public_url.startswith("https://")
     storage = DatabaseStorage(db, max_age=int(settings.console_session_hours * 3600), secure=secure, bus=bus)
-    desk = Desk(db, bus, clock, no_push_channels, Phrasebook.load(settings.phrases_file or None))
+    desk = Desk(db, bus, clock, no_push_channels, phrases or shipped())
     try:
         trusted_proxies = parse_proxies(settings.trusted_proxies)
     except ValueError as error:
@@ -60,12 +61,12 @@ def console_routes(db: Database, bus: Bus, settings: Settings, templates: Enviro
 
 def mount_console(app: web.Application, db: Database, bus: Bus, settings: Settings, templates: Environment,
                   clock: Callable[[], datetime] = utcnow, serving: Callable[[], str | None] = lambda: None,
-                  no_push_channels: frozenset[str] = frozenset()) -> None:
+                  no_push_channels: frozenset[str] = frozenset(), phrases: Phrasebook | None = None) -> None:
     runner = TrainingRunner(db, bus, settings, clock)
     models = ModelsDesk(db, bus, settings, runner, serving)
     checks = PasswordChecks(settings.console_login_concurrency)
     app.router.add_routes(console_routes(db, bus, settings, templates, clock, models=models, checks=checks,
-                                         no_push_channels=no_push_channels))
+                                         no_push_channels=no_push_channels, phrases=phrases))
 
     async def stop_trainings(_: web.Application) -> None:
         await runner.close()
