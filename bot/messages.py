@@ -33,6 +33,18 @@ class Attachment:
 # The key of the service's own facts in the metadata a message takes into Rasa.
 SERVICE_METADATA_KEY = "brand_assistant"
 
+# Channels whose clients name their own senders, as Rasa's REST, callback and socket.io
+# channels do: inside Rasa the sender id is the client's, unchanged, so trackers, action
+# code and systems reading Rasa's events see the ids they saw under `rasa run`. A
+# platform's ids keep their channel in front: a Telegram id and a WhatsApp number can be
+# the same digits. The history keeps the channel apart either way (`conversation_key`).
+SENDER_NAMED_CHANNELS = frozenset({"rest", "callback", "socketio"})
+
+
+def rasa_sender_id(channel: str, sender_id: str) -> str:
+    """The conversation's id inside Rasa (its tracker's `sender_id`)."""
+    return sender_id if channel in SENDER_NAMED_CHANNELS else f"{channel}:{sender_id}"
+
 
 @dataclass(frozen=True)
 class IncomingMessage:
@@ -60,6 +72,10 @@ class IncomingMessage:
     @property
     def conversation_key(self) -> str:
         return f"{self.channel}:{self.sender_id}"
+
+    @property
+    def rasa_sender_id(self) -> str:
+        return rasa_sender_id(self.channel, self.sender_id)
 
     def rasa_metadata(self) -> dict[str, Any]:
         """The metadata Rasa's own channel would give actions (`tracker.latest_message
