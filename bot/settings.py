@@ -264,7 +264,7 @@ def _check_proxies(setting: str) -> None:
         raise SettingsError(f"TRUSTED_PROXIES: {error}") from error
 
 
-def _tracker_file(database: str) -> str:
+def tracker_file(database: str) -> str:
     """On SQLite, Rasa's tracker has a file of its own beside the history's (assistant.db,
     assistant-tracker.db): SQLite has one writer per file, and the model's process and the
     service's waited for each other's writes (SQLite's waits are sleeps of up to 100 ms)."""
@@ -319,7 +319,7 @@ def endpoint_variables(settings: Settings, environ: Mapping[str, str] | None = N
         "TRACKER_DIALECT": database.get_backend_name(),
         "TRACKER_HOST": database.host or "",
         "TRACKER_PORT": str(database.port or ""),
-        "TRACKER_DB": _tracker_file(database.database or "") if settings.is_sqlite else database.database or "",
+        "TRACKER_DB": tracker_file(database.database or "") if settings.is_sqlite else database.database or "",
         "TRACKER_USERNAME": database.username or "",
         "TRACKER_PASSWORD": database.password or "",
         "LOCK_STORE_TYPE": "in_memory",

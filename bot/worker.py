@@ -218,7 +218,7 @@ class DialogueWorker:
 
         turn: Turn | None = None
         if isinstance(decision, ToModel):
-            turn = await self.engine.handle(message.conversation_key, decision.text, channel=message.channel,
+            turn = await self.engine.handle(message.rasa_sender_id, decision.text, channel=message.channel,
                                             message_id=message.message_id,
                                             metadata=message.rasa_metadata())
             replies = [_outgoing(message, r.text, r.buttons, r.image, r.custom) for r in turn.replies]

@@ -74,11 +74,11 @@ async def erase_customer(db: Database, settings: Settings, channel: str, sender:
         found = await erasure.find_customer(session, channel, sender)
         rows = await erasure.erase(session, found)
         examples = training_examples(settings, found.texts)
-        tracker_events = await _erase_tracker_in(session, db, found.conversation_keys)
+        tracker_events = await _erase_tracker_in(session, db, found.tracker_ids)
         await audit.record(session, actor, "erase", f"channel:{channel}", now,
                            rows={k: v for k, v in rows.items() if v}, tracker_events=tracker_events,
                            training_examples_listed=len(examples))
-    tracker_events += await erase_tracker_file(Tracker.of(settings), found.conversation_keys)
+    tracker_events += await erase_tracker_file(Tracker.of(settings), found.tracker_ids)
     await compact(db, Tracker.of(settings))
     return ErasureReport(rows, tracker_events, examples)
 

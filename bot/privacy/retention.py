@@ -71,7 +71,7 @@ async def _batch(db: Database, settings: Settings, cutoff: datetime, now: dateti
         for found in await erasure.find_by_conversations(session, ids):
             for table, count in (await erasure.erase(session, found, whole_customer=False)).items():
                 rows[table] = rows.get(table, 0) + count
-            keys += found.conversation_keys
+            keys += found.tracker_ids
         tracker_events = 0
         if not db.is_sqlite and keys:
             tracker_events = await _old_tracker_events_in(session, keys, cutoff)

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.messages import rasa_sender_id
 from bot.storage.models import (
     AddressHandoff,
     Alert,
@@ -55,9 +56,11 @@ class Found:
 
     customer_ids: tuple[int, ...]
     conversation_ids: tuple[int, ...]
-    # The dialogue engine's names for the customer (its tracker's sender ids).
+    # The inbox's names for the customer (`IncomingMessage.conversation_key`).
     conversation_keys: tuple[str, ...]
     texts: tuple[str, ...]
+    # The dialogue engine's names for the customer (its tracker's sender ids).
+    tracker_ids: tuple[str, ...] = ()
 
 
 async def find_customer(session: AsyncSession, channel: str, sender: str) -> Found:
@@ -67,7 +70,8 @@ async def find_customer(session: AsyncSession, channel: str, sender: str) -> Fou
     found = await _found(session, list(customers))
     # Messages accepted but never processed have a conversation key and no customer yet.
     keys = tuple(sorted({*found.conversation_keys, f"{channel}:{sender}"}))
-    return Found(found.customer_ids, found.conversation_ids, keys, found.texts)
+    tracker_ids = tuple(sorted({*found.tracker_ids, rasa_sender_id(channel, sender)}))
+    return Found(found.customer_ids, found.conversation_ids, keys, found.texts, tracker_ids)
 
 
 async def find_by_conversations(session: AsyncSession, conversation_ids: Sequence[int]) -> list[Found]:
@@ -89,12 +93,13 @@ async def _found(session: AsyncSession, customers: list[Customer], only: Sequenc
             select(Conversation.id).where(Conversation.customer_id.in_(ids)))).scalars()) if ids else ()
     else:
         conversation_ids = tuple(only)
-    keys = tuple(sorted({f"{c.channel}:{sender}" for c in customers for sender in (c.external_id, c.messaging_id)
-                         if sender}))
+    names = {(c.channel, sender) for c in customers for sender in (c.external_id, c.messaging_id) if sender}
+    keys = tuple(sorted(f"{channel}:{sender}" for channel, sender in names))
+    tracker_ids = tuple(sorted({rasa_sender_id(channel, sender) for channel, sender in names}))
     texts = tuple((await session.execute(select(Message.text).where(
         Message.conversation_id.in_(conversation_ids), Message.author == "customer"))).scalars()) \
         if conversation_ids else ()
-    return Found(ids, conversation_ids, keys, texts)
+    return Found(ids, conversation_ids, keys, texts, tracker_ids)
 
 
 async def erase(session: AsyncSession, found: Found, *, whole_customer: bool = True) -> dict[str, int]:

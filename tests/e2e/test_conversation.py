@@ -10,7 +10,9 @@ import aiohttp
 import pytest
 
 from actions.orders import DEMO_ORDERS
+from bot.settings import Settings
 from tests.support.client import cli, cli_json, is_response, new_sender, say
+from tests.support.tracker import Tracker
 
 pytestmark = pytest.mark.slow
 
@@ -28,6 +30,15 @@ async def test_a_routine_question_is_answered_in_rasa_rest_shape(service):
     replies = await say(service.url, sender, "what are your opening hours?")
     assert replies and all(r["recipient_id"] == sender for r in replies)
     assert any(is_response(t, "utter_opening_hours") for t in texts(replies))
+
+
+async def test_rasa_knows_a_rest_sender_by_the_id_the_client_sent(service):
+    """As under `rasa run`: trackers, actions and event consumers see the client's id."""
+    sender = new_sender()
+    await say(service.url, sender, "what are your opening hours?")
+    tracker = Tracker(Settings.from_mapping({"DATABASE_URL": db_url(service)}).sync_database_url)
+    ids = {row[0] for row in tracker.run("SELECT DISTINCT sender_id FROM events")}
+    assert sender in ids and f"rest:{sender}" not in ids
 
 
 async def test_a_greeting_offers_buttons(service):

@@ -10,6 +10,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy import func, select
 
+from bot.messages import rasa_sender_id
 from bot.privacy.retention import erase_expired
 from bot.settings import Settings, endpoint_variables
 from bot.storage.models import AuditEntry, Conversation, Customer, Message
@@ -48,9 +49,9 @@ async def test_closed_conversations_past_retention_are_erased_in_batches(db):
     events = tracker(settings)
     with events.begin() as connection:
         connection.execute(sa.text("INSERT INTO events (sender_id, timestamp, data) VALUES (:s, :t, :d)"), [
-            {"s": "rest:old-0", "t": START.timestamp(), "d": "old words 0"},
-            {"s": "rest:back", "t": START.timestamp(), "d": "back then"},
-            {"s": "rest:back", "t": (START + timedelta(days=40)).timestamp(), "d": "recently"},
+            {"s": rasa_sender_id("rest", "old-0"), "t": START.timestamp(), "d": "old words 0"},
+            {"s": rasa_sender_id("rest", "back"), "t": START.timestamp(), "d": "back then"},
+            {"s": rasa_sender_id("rest", "back"), "t": (START + timedelta(days=40)).timestamp(), "d": "recently"},
         ])
 
     # Nothing is old enough yet.
