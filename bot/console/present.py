@@ -39,6 +39,7 @@ def entry_json(entry: QueueEntry, now: datetime) -> dict[str, Any]:
         "base_priority": entry.priority, "public": entry.is_public, "sentiment": entry.sentiment,
         "sentiment_label": sentiment_label(entry.sentiment), "queued_at": _iso(entry.queued_at),
         "agent": entry.assigned_agent, "last_message": entry.last_message[:300],
+        "language": entry.language,
     }
 
 

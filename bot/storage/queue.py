@@ -28,6 +28,8 @@ class QueueEntry:
     queued_at: datetime | None
     assigned_agent: str | None
     last_message: str
+    # Set when the customer writes in another language than the bot's (bot/language.py).
+    language: str | None = None
 
 
 async def hand_to_queue(session: AsyncSession, conversation: Conversation, reason: str, priority: int,
@@ -128,7 +130,7 @@ def _entries(rows) -> list[QueueEntry]:
             status=conv.status,
             reason=conv.handoff_reason, priority=conv.priority, is_public=conv.is_public,
             sentiment=conv.sentiment, queued_at=conv.queued_at, assigned_agent=conv.assigned_agent,
-            last_message=text or "",
+            last_message=text or "", language=conv.language,
         )
         for conv, customer, text in rows.all()
     ]

@@ -480,3 +480,21 @@ async def test_a_long_queue_shows_a_page_and_the_count_of_the_rest(browser, cons
         async with db.session() as session:
             await session.execute(update(Conversation).where(Conversation.id.in_(ids)).values(status="closed"))
         await db.close()
+
+
+async def test_the_queue_and_the_conversation_say_which_language_the_customer_writes(
+        browser, console_service, people):
+    spanish, english = new_sender("es"), new_sender("en")
+    await say(console_service.url, spanish, "hola, quiero cambiar la dirección de entrega de mi pedido")
+    await say(console_service.url, english, HUMAN)
+    ann = await new_page(browser)
+    await log_in(ann, console_service, "ann", people["ann"])
+    row = waiting_row(ann, spanish)
+    await expect(row.locator(".badge.language")).to_have_text("writes in Spanish", timeout=30_000)
+    await expect(row.locator(".reason")).to_have_text("writes in another language")
+    await expect(waiting_row(ann, english)).to_be_visible()
+    await expect(waiting_row(ann, english).locator(".badge.language")).to_have_count(0)
+    await row.get_by_role("button", name="Claim").click()
+    await expect(ann).to_have_url(re.compile(r"/console/conversations/\d+$"))
+    await expect(ann.locator("#badges .badge.language")).to_have_text("writes in Spanish")
+    assert not ann.errors, ann.errors

@@ -116,6 +116,16 @@ window.Desk = (() => {
     return el("span", { class: `badge ${kind || ""}` }, text);
   }
 
+  // The customer writes in another language than the bot's: which one, by name.
+  function languageBadge(code) {
+    let name = code;
+    try { name = new Intl.DisplayNames(["en"], { type: "language" }).of(code) || code; } catch (_) { /* unknown code */ }
+    const element = badge(`writes in ${name}`, "language");
+    element.title = `language detected from the customer's messages (${code})`;
+    element.dataset.language = code;
+    return element;
+  }
+
   function sentimentBadge(label, score) {
     const kind = { "very negative": "bad", negative: "warn", positive: "good" }[label] || "";
     const title = score === null || score === undefined ? "no text scored" : `VADER ${Number(score).toFixed(2)}`;
@@ -133,5 +143,5 @@ window.Desk = (() => {
   };
   function reason(code) { return REASONS[code] || (code || "").replace(/_/g, " "); }
 
-  return { api, el, replaceChildren, toast, secondsSince, duration, time, live, badge, sentimentBadge, reason };
+  return { api, el, replaceChildren, toast, secondsSince, duration, time, live, badge, sentimentBadge, languageBadge, reason };
 })();

@@ -3,7 +3,7 @@
 "use strict";
 
 (() => {
-  const { api, el, toast, time, live, badge, sentimentBadge, reason } = window.Desk;
+  const { api, el, toast, time, live, badge, sentimentBadge, languageBadge, reason } = window.Desk;
   const root = document.getElementById("conversation");
   const id = Number(root.dataset.conversationId);
   const me = document.body.dataset.agent;
@@ -112,16 +112,6 @@
     const rating = $("satisfaction");
     rating.hidden = record.satisfaction === null;
     rating.textContent = record.satisfaction === null ? "" : `Customer rating: ${"★".repeat(record.satisfaction)}${"☆".repeat(5 - record.satisfaction)} (${record.satisfaction}/5)`;
-  }
-
-  // The customer writes in another language than the bot's: which one, by name.
-  function languageBadge(code) {
-    let name = code;
-    try { name = new Intl.DisplayNames(["en"], { type: "language" }).of(code) || code; } catch (_) { /* unknown code */ }
-    const element = badge(`writes in ${name}`, "language");
-    element.title = `language detected from the customer's messages (${code})`;
-    element.dataset.language = code;
-    return element;
   }
 
   function renderHead(record) {

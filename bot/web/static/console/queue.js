@@ -2,7 +2,7 @@
 "use strict";
 
 (() => {
-  const { api, el, toast, secondsSince, duration, live, badge, sentimentBadge, reason } = window.Desk;
+  const { api, el, toast, secondsSince, duration, live, badge, sentimentBadge, languageBadge, reason } = window.Desk;
   const me = document.body.dataset.agent;
 
   function waitClock(row) {
@@ -16,7 +16,8 @@
         el("span", { class: "customer" }, row.customer),
         badge(row.channel, "channel"),
         badge(row.public ? "public" : "private", row.public ? "public" : "private"),
-        sentimentBadge(row.sentiment_label, row.sentiment)),
+        sentimentBadge(row.sentiment_label, row.sentiment),
+        ...(row.language ? [languageBadge(row.language)] : [])),
       el("div", { class: "line2" },
         el("span", { class: "reason" }, reason(row.reason)),
         el("span", { class: "last" }, row.last_message || "")));
