@@ -66,7 +66,8 @@ def message_json(message: Message) -> dict[str, Any]:
         "agent_name": message.agent_name, "intent": message.intent, "confidence": message.confidence,
         "sentiment": message.sentiment, "delivery_status": message.delivery_status, "error": message.error,
         "buttons": data.get("buttons") or [], "public": bool(data.get("is_public")),
-        "attachments": data.get("attachments") or [], "created_at": message.created_at.isoformat(),
+        "attachments": data.get("attachments") or [], "metadata": data.get("metadata"),
+        "created_at": message.created_at.isoformat(),
     }
 
 

@@ -110,7 +110,9 @@ async def record_incoming(session: AsyncSession, conversation: Conversation, inb
     message = Message(
         conversation_id=conversation.id, direction="in", author="customer", text=incoming.text,
         data={"payload": incoming.payload, "attachments": [a.__dict__ for a in incoming.attachments],
-              "is_public": incoming.is_public, "thread_id": incoming.thread_id},
+              "is_public": incoming.is_public, "thread_id": incoming.thread_id,
+              # What the model and its actions were given with the text, for the agent to see.
+              "metadata": incoming.rasa_metadata()},
         platform_message_id=incoming.message_id, client_id=incoming.metadata.get("client_id"),
         inbox_id=inbox_id, sentiment=sentiment, created_at=now, is_public=incoming.is_public,
     )

@@ -9,6 +9,7 @@ PostgreSQL is covered at the storage level (tests/console/test_desk.py).
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import uuid
 from collections.abc import Iterator
@@ -497,4 +498,31 @@ async def test_the_queue_and_the_conversation_say_which_language_the_customer_wr
     await row.get_by_role("button", name="Claim").click()
     await expect(ann).to_have_url(re.compile(r"/console/conversations/\d+$"))
     await expect(ann.locator("#badges .badge.language")).to_have_text("writes in Spanish")
+    assert not ann.errors, ann.errors
+
+
+async def test_the_agent_sees_the_metadata_the_customers_client_sent(browser, console_service, people):
+    """REST's metadata reaches Rasa's actions and is kept on the message for the agent."""
+    sender = new_sender("meta")
+    metadata = {"locale": "en-GB", "cart": {"items": 2, "note": "<b>gift</b>"}}
+    async with aiohttp.ClientSession() as http:
+        async with http.post(f"{console_service.url}/webhooks/rest/webhook",
+                             json={"sender": sender, "message": HUMAN, "metadata": metadata}) as response:
+            assert response.status == 200
+    plain = new_sender("plain")
+    await say(console_service.url, plain, HUMAN)
+    ann = await new_page(browser)
+    await log_in(ann, console_service, "ann", people["ann"])
+    await waiting_row(ann, sender).get_by_role("button", name="Claim").click()
+    await expect(ann).to_have_url(re.compile(r"/console/conversations/\d+$"))
+    details = ann.locator("#timeline .message.customer details.metadata")
+    await expect(details).to_have_count(1)
+    await details.locator("summary").click()
+    shown = await details.locator("pre").text_content()
+    assert json.loads(shown) == {**metadata, "brand_assistant": {"channel": "rest", "is_public": False}}
+    # A message with nothing but the channel's facts shows no metadata.
+    await ann.goto(f"{console_service.url}/console/")
+    await waiting_row(ann, plain).get_by_role("button", name="Claim").click()
+    await expect(ann.locator("#timeline .message.customer").first).to_contain_text(HUMAN)
+    await expect(ann.locator("#timeline details.metadata")).to_have_count(0)
     assert not ann.errors, ann.errors

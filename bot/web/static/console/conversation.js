@@ -30,6 +30,14 @@
     return button;
   }
 
+  // The metadata actions read (REST's metadata, socket.io's customData, a platform's facts),
+  // worth a look when it says more than the channel and public/private shown already.
+  function hasOwnMetadata(metadata) {
+    if (!metadata) return false;
+    const service = metadata.brand_assistant || {};
+    return Object.keys(metadata).some((key) => key !== "brand_assistant") || service.platform !== undefined;
+  }
+
   function messageItem(message, flagged) {
     const mine = message.direction === "in" ? "in" : "out";
     const who = message.author === "agent" ? (message.agent_name || "Agent") : AUTHORS[message.author] || message.author;
@@ -45,6 +53,10 @@
     const body = [el("div", { class: "meta" }, meta), el("div", { class: "text" }, message.text || "")];
     if (message.attachments.length) {
       body.push(el("div", { class: "attachments" }, message.attachments.map((a) => `[${a.kind}]`).join(" ")));
+    }
+    if (hasOwnMetadata(message.metadata)) {
+      body.push(el("details", { class: "metadata" }, el("summary", {}, "metadata"),
+        el("pre", {}, JSON.stringify(message.metadata, null, 2))));
     }
     if (message.buttons.length) {
       body.push(el("div", { class: "buttons" }, message.buttons.map((b) => el("span", { class: "chip" }, b.title))));
