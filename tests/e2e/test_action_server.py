@@ -17,8 +17,9 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from bot.engine import ACTIONS_UNAVAILABLE_TEXT
 from bot.training import Project
-from tests.support.client import new_sender
+from tests.support.client import cli_json, new_sender
 from tests.support.model import cached_model
 from tests.support.process import free_port
 
@@ -98,3 +99,19 @@ async def test_a_form_and_a_custom_action_run_on_an_external_action_server(start
 async def test_the_same_package_run_inside_the_service_gives_the_same_answers(start_service, bistro_model):
     service = start_service(MODEL_PATH=str(bistro_model), ACTIONS_PACKAGE=PACKAGE, PYTHONPATH=str(BISTRO))
     assert await booking(service.url) == EXPECTED
+
+
+
+async def test_an_action_server_out_of_reach_hands_the_customer_to_a_person(start_service, bistro_model):
+    """Rasa alone would log the failure and go on without the action: the form asked
+    nothing and the customer got silence."""
+    nobody = f"http://127.0.0.1:{free_port()}/webhook"
+    service = start_service(MODEL_PATH=str(bistro_model), ACTION_ENDPOINT_URL=nobody)
+    sender = new_sender("diner")
+    first = await say(service.url, sender, "I'd like to book a table")
+    # Told first; the wait or the team's hours follow, as for every hand-over.
+    assert first[0] == ACTIONS_UNAVAILABLE_TEXT and first[-1] != ACTIONS_UNAVAILABLE_TEXT
+    queue = {row["customer"]: row for row in cli_json(service.env["DATABASE_URL"], "queue")}
+    assert queue[sender]["reason"] == "actions_unavailable"
+    # A person has it now: the bot says nothing more.
+    assert await say(service.url, sender, "hello?") == []
