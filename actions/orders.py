@@ -148,8 +148,9 @@ def _tries(tracker: Tracker) -> int:
 
 
 class ValidateOrderStatusForm(FormValidationAction):
-    def __init__(self, lookup: OrderLookup | None = None) -> None:
-        self.lookup = lookup or demo_lookup
+    def __init__(self, order_lookup: OrderLookup | None = None) -> None:
+        # The service hands in its database's lookup (bot/action_package.py).
+        self.lookup = order_lookup or demo_lookup
 
     def name(self) -> str:
         return "validate_order_status_form"
@@ -181,9 +182,9 @@ class ValidateOrderStatusForm(FormValidationAction):
 
 
 class ActionCheckOrderStatus(Action):
-    def __init__(self, lookup: OrderLookup | None = None, today: Callable[[], date] = date.today) -> None:
+    def __init__(self, order_lookup: OrderLookup | None = None, today: Callable[[], date] = date.today) -> None:
         # A standalone `rasa run actions` has no database: it answers from the demo orders.
-        self.lookup = lookup or demo_lookup
+        self.lookup = order_lookup or demo_lookup
         self.today = today
 
     def name(self) -> str:

@@ -13,6 +13,7 @@ from pathlib import Path
 from aiohttp import web
 
 from bot import metrics
+from bot.action_package import ActionResources, check_importable, load_actions
 from bot.bus import Bus, LocalBus
 from bot.client_address import parse_proxies
 from bot.console import mount_console
@@ -86,6 +87,9 @@ def create_app(settings: Settings, roles: Roles = Roles(), *, bus: Bus | None = 
     proxies = parse_proxies(settings.trusted_proxies)
     # Read once, before anything starts: a brand's file that cannot be used stops the start.
     phrases = Phrasebook.load(settings.phrases_file or None)
+    if roles.worker and not settings.action_endpoint_url:
+        # A misspelt package stops the start here, not once the model has loaded.
+        check_importable(settings.actions_package)
     inbox = Inbox(db, bus, clock, settings.poll_interval, limiter, address_limiter)
     rest = RestChannel(settings.max_text_chars, settings.rest_auth_token)
     webchat = WebchatChannel(bus, settings.max_text_chars)
@@ -234,14 +238,12 @@ def _reputation_context(settings: Settings, db: Database, bus: Bus, http: HttpCl
 
 def build_engine(settings: Settings, model: Path) -> DialogueEngine:
     """The Rasa engine with the endpoints and the custom actions of these settings."""
-    import actions
-
-    # The actions' database is used only on the engine's own event loop.
-    actions_db = Database(settings.database_url)
-    return DialogueEngine(
-        model, read_endpoints(settings.endpoints_file, endpoint_variables(settings)),
-        actions.build_actions(OrderRepository(actions_db)),
-    )
+    actions: list = []
+    if not settings.action_endpoint_url:
+        # The actions' database is used only on the engine's own event loop.
+        actions = load_actions(settings.actions_package,
+                               ActionResources(order_lookup=OrderRepository(Database(settings.database_url))))
+    return DialogueEngine(model, read_endpoints(settings.endpoints_file, endpoint_variables(settings)), actions)
 
 
 def _log_crash(task: asyncio.Task) -> None:

@@ -143,6 +143,7 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
 
     from aiohttp import web
 
+    from bot.action_package import ActionsPackageError
     from bot.app import LOADING_KEY, Roles, create_app
     from bot.storage.migrate import upgrade
     from bot.training.registry import serving_model
@@ -160,12 +161,16 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
     first_admin = asyncio.run(_first_admin(settings)) if args.web and settings.console_first_admin else None
     roles = Roles(web=args.web, worker=args.worker, reclaim_on_start=args.web and args.worker and settings.is_sqlite,
                   engine_process=args.web and args.worker and settings.engine_process)
-    app = create_app(settings, roles)
-    if args.web:
-        app.on_startup.append(lambda _: _print_urls(settings, first_admin))
-        app.on_shutdown.append(_print_stopping)
-    web.run_app(app, host=settings.host, port=settings.port, print=None, access_log=None,
-                shutdown_timeout=5, loop=new_event_loop(settings.uvloop))
+    try:
+        app = create_app(settings, roles)
+        if args.web:
+            app.on_startup.append(lambda _: _print_urls(settings, first_admin))
+            app.on_shutdown.append(_print_stopping)
+        web.run_app(app, host=settings.host, port=settings.port, print=None, access_log=None,
+                    shutdown_timeout=5, loop=new_event_loop(settings.uvloop))
+    except ActionsPackageError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
     loading = app.get(LOADING_KEY)
     if loading is not None and loading.state == "failed":
         print(f"error: the dialogue model could not be loaded ({loading.error}); messages accepted "

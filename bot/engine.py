@@ -195,7 +195,8 @@ class DialogueEngine:
                 agent = Agent.load(
                     model_path, tracker_store=tracker_store,
                     lock_store=previous.lock_store if previous is not None else LockStore.create(endpoint("lock_store")),
-                    action_endpoint=endpoint("action_endpoint") or InProcessActions(self._actions),
+                    action_endpoint=(ActionServer(self._endpoints["action_endpoint"])
+                                     if self._endpoints.get("action_endpoint") else InProcessActions(self._actions)),
                 )
             finally:
                 # Agent.load sets the root logger to WARNING, which silenced the service's
@@ -309,3 +310,39 @@ def InProcessActions(actions: list[Any]) -> Any:  # noqa: N802 - stands in for a
                 raise ClientResponseError(404, "no such action", json.dumps({"error": str(error)})) from error
 
     return _InProcessActions(url="in-process://actions")
+
+
+ACTIONS_UNAVAILABLE = "actions_unavailable"
+ACTIONS_UNAVAILABLE_TEXT = ("Sorry, I can't do that for you right now. I'm passing you to a member of our team, "
+                            "who will help.")
+
+
+def ActionServer(section: Mapping[str, Any]) -> Any:  # noqa: N802 - stands in for an EndpointConfig
+    """An external action server's endpoint (endpoints.yml `action_endpoint`), as `rasa run`
+    uses it, except when the server cannot be reached or fails: Rasa then logs and goes on
+    without the action's events, so a form asked nothing and the customer got silence or
+    an unrelated answer. Instead the customer is told, and handed to a person."""
+    import aiohttp
+    from rasa.utils.endpoints import ClientResponseError, EndpointConfig
+
+    class _ActionServer(EndpointConfig):
+        async def request(self, method: str = "post", subpath: str | None = None,
+                          content_type: str | None = "application/json", compress: bool = False,
+                          **kwargs: Any) -> Any:
+            try:
+                return await super().request(method, subpath, content_type, compress, **kwargs)
+            except ClientResponseError as error:
+                # 400 is the server's "action rejected" (a form's validation), 404 an unknown
+                # action: answers Rasa handles itself.
+                if error.status < 500:
+                    raise
+                failure = f"answered {error.status}"
+            except (aiohttp.ClientError, asyncio.TimeoutError) as error:
+                failure = f"unreachable ({type(error).__name__}: {error})"
+            action = (kwargs.get("json") or {}).get("next_action")
+            logger.error("action server %s %s running %s: the customer is handed to a person",
+                         self.url, failure, action)
+            return {"events": [], "responses": [{"text": ACTIONS_UNAVAILABLE_TEXT},
+                                                {"custom": {"handoff": {"reason": ACTIONS_UNAVAILABLE}}}]}
+
+    return _ActionServer(**dict(section))

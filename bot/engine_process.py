@@ -175,8 +175,9 @@ async def _serve(fd: int, model_path: Path) -> None:
         writer.write(json.dumps(reply, default=float).encode() + b"\n")
 
     settings = settings_module.load()
-    engine = build_engine(settings, model_path)
     try:
+        # Inside: an actions package that fails to import is told to the parent like a model that fails to load.
+        engine = build_engine(settings, model_path)
         await engine.start()
     except Exception as error:
         send({"id": 0, "error": f"{type(error).__name__}: {error}"})

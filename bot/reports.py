@@ -45,6 +45,7 @@ REASONS = {
     "order_verification_failed": "order details not confirmed",
     "other_language": "writes in another language",
     "late_delivery": "an order later than promised",
+    "actions_unavailable": "custom actions unavailable",
 }
 
 

@@ -80,6 +80,9 @@ class Settings:
     model_poll_interval: float = 3.0
     # Empty: custom actions run inside the service; a URL: an external action server.
     action_endpoint_url: str = ""
+    # The Python package whose actions run inside the service (found as `rasa run actions
+    # --actions <package>` finds them: bot/action_package.py); unused with an action server.
+    actions_package: str = "actions"
     redis_url: str = ""
     rabbitmq_url: str = ""
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-import actions
 from actions.orders import DEMO_ORDERS
+from bot.action_package import ActionResources, load_actions
 from bot.engine import DialogueEngine
 from bot.storage.database import Database
 from bot.storage.migrate import upgrade
@@ -75,7 +75,7 @@ async def test_the_shortcut_changes_no_decision_and_skips_ted_on_decided_turns(m
     monkeypatch.setattr(TEDPolicy, "predict_action_probabilities", counted)
 
     def engine(skip: bool) -> DialogueEngine:
-        return DialogueEngine(model, {}, actions.build_actions(OrderRepository(Database(url))),
+        return DialogueEngine(model, {}, load_actions("actions", ActionResources(order_lookup=OrderRepository(Database(url)))),
                               skip_ted_when_decided=skip)
 
     plain = await run_all(engine(False), "plain")

@@ -139,7 +139,7 @@ window.Desk = (() => {
     repeated_misunderstanding: "bot did not understand", negative_sentiment: "upset customer",
     public_complaint: "public complaint", late_delivery: "order later than promised",
     order_verification_failed: "order details not confirmed",
-    other_language: "writes in another language",
+    other_language: "writes in another language", actions_unavailable: "custom actions unavailable",
   };
   function reason(code) { return REASONS[code] || (code || "").replace(/_/g, " "); }
 
