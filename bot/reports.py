@@ -45,6 +45,7 @@ REASONS = {
     "order_verification_failed": "order details not confirmed",
     "other_language": "writes in another language",
     "late_delivery": "an order later than promised",
+    "assistant_handoff": "handed over by the assistant (no reason given)",
 }
 
 
