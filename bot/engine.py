@@ -276,11 +276,17 @@ def _resume_if_paused(tracker: Any) -> bool:
     lock, in whichever process runs the model: the same in `bot run`, with its model in a
     child process, and with many workers. Systems reading Rasa's events see the
     ConversationResumed just before the customer's next message."""
-    from rasa.shared.core.events import ConversationResumed
+    from rasa.shared.core.constants import ACTION_LISTEN_NAME
+    from rasa.shared.core.events import ActionExecuted, ConversationResumed
 
     if not tracker.is_paused():
         return False
     tracker.update(ConversationResumed())
+    if tracker.latest_action_name != ACTION_LISTEN_NAME:
+        # The pause stopped Rasa's prediction loop before its `action_listen`; without it
+        # the next message follows the hand-over action, which no rule or story expects,
+        # and the policies answer with their fallback.
+        tracker.update(ActionExecuted(ACTION_LISTEN_NAME))
     return True
 
 

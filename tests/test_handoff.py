@@ -99,3 +99,15 @@ def test_a_hand_over_of_the_assistant_weighs_more_than_a_fallback_less_than_a_re
         return priority(reason=reason, is_public=False, sentiment=None, negative_threshold=-0.6)
 
     assert weight("out_of_scope") < weight("assistant_handoff") < weight("customer_request")
+
+
+def test_by_default_the_demos_intent_and_rasas_common_names_hand_over():
+    from bot.settings import Settings
+
+    defaults = Settings.from_mapping({})
+    names = RasaHandoffNames.parse(defaults.handoff_intents, defaults.handoff_actions)
+    assert {"request_human", "human_handoff"} <= names.intents
+    assert {"action_handoff", "action_human_handoff"} <= names.actions
+    chosen = Settings.from_mapping({"HANDOFF_INTENTS": "greet", "HANDOFF_ACTIONS": "utter_greet"})
+    assert RasaHandoffNames.parse(chosen.handoff_intents, chosen.handoff_actions) == RasaHandoffNames(
+        frozenset({"greet"}), frozenset({"utter_greet"}))
