@@ -54,9 +54,14 @@ class Turn:
     entities: list[dict[str, Any]] = field(default_factory=list)
     actions: list[str] = field(default_factory=list)
     replies: list[Reply] = field(default_factory=list)
-    # Set when the model ran the handoff action: the reason it gave.
+    # Set when an action sent the custom payload {"handoff": {"reason": ...}}: its reason.
     handoff_reason: str | None = None
     intent_ranking: list[dict[str, Any]] = field(default_factory=list)
+    # An action returned ConversationPaused: Rasa's own way of handing over.
+    paused: bool = False
+    # The tracker was paused when this message came (a person had the conversation) and
+    # was resumed first, so the model answers it.
+    resumed: bool = False
 
 
 _HIDDEN = "\ue000{"
@@ -222,7 +227,7 @@ class DialogueEngine:
 
     async def _handle(self, key: str, text: str, channel: str, message_id: str, metadata: dict[str, Any]) -> Turn:
         from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
-        from rasa.shared.core.events import ActionExecuted, UserUttered
+        from rasa.shared.core.events import ActionExecuted, ConversationPaused, UserUttered
 
         agent = self._agent
         output = CollectingOutputChannel()
@@ -231,7 +236,9 @@ class DialogueEngine:
         # Processor.handle_message, step by step, so the tracker (intent, confidence,
         # actions) comes back with the replies instead of being read again.
         async with agent.lock_store.lock(key):
-            tracker = await processor.log_message(message, should_save_tracker=False)
+            tracker = await processor.fetch_tracker_and_update_session(key, output, metadata)
+            resumed = _resume_if_paused(tracker)
+            await processor._handle_message_with_tracker(message, tracker)
             tracker = await processor.run_action_extract_slots(output, tracker)
             await processor._run_prediction_loop(output, tracker)
             await processor.run_anonymization_pipeline(tracker)
@@ -253,7 +260,35 @@ class DialogueEngine:
             entities=[_plain(e) for e in parse.get("entities", [])],
             actions=actions, replies=replies, handoff_reason=handoff_reason,
             intent_ranking=[_plain(r) for r in parse.get("intent_ranking", [])[:5]],
+            paused=any(isinstance(e, ConversationPaused) for e in events[user_index + 1:]), resumed=resumed,
         )
+
+
+def _resume_if_paused(tracker: Any) -> bool:
+    """Resume a paused tracker (ConversationResumed) before the message is logged.
+
+    Rasa ignores a paused tracker's messages, and an action that handed over with
+    ConversationPaused leaves it paused; the agent who gives the conversation back does so
+    in the console or the CLI, in a web process that has no model (scale-out) and may not
+    reach one. The service's history says who owns the conversation, and only messages of
+    conversations that are with the bot reach the model; so a paused tracker seen here
+    belongs to a conversation that came back to the bot (handed back, resolved and written
+    to again, or its hand-over refused), and is resumed here, under the conversation's
+    lock, in whichever process runs the model: the same in `bot run`, with its model in a
+    child process, and with many workers. Systems reading Rasa's events see the
+    ConversationResumed just before the customer's next message."""
+    from rasa.shared.core.constants import ACTION_LISTEN_NAME
+    from rasa.shared.core.events import ActionExecuted, ConversationResumed
+
+    if not tracker.is_paused():
+        return False
+    tracker.update(ConversationResumed())
+    if tracker.latest_action_name != ACTION_LISTEN_NAME:
+        # The pause stopped Rasa's prediction loop before its `action_listen`; without it
+        # the next message follows the hand-over action, which no rule or story expects,
+        # and the policies answer with their fallback.
+        tracker.update(ActionExecuted(ACTION_LISTEN_NAME))
+    return True
 
 
 def _model_score(intent: dict[str, Any], ranking: list[dict[str, Any]]) -> float | None:

@@ -43,8 +43,44 @@ REASON_WEIGHTS = {
     "complaint": 30, "public_complaint": 30, "negative_sentiment": 30,
     "late_delivery": 30, "customer_request": 25,
     # The bot cannot help them at all, but they did not ask for a person or complain.
-    "other_language": 20, "order_verification_failed": 10,
+    "other_language": 20,
+    # A Rasa assistant handed over in its own way (ConversationPaused, a hand-over action)
+    # without saying why: it judged a person necessary, which is more than a fallback.
+    "assistant_handoff": 10, "order_verification_failed": 10,
 }
+
+
+@dataclass(frozen=True)
+class RasaHandoffNames:
+    """The intents and actions with which an existing Rasa assistant hands over, by name,
+    without this project's custom payload (HANDOFF_INTENTS, HANDOFF_ACTIONS)."""
+
+    intents: frozenset[str] = frozenset()
+    actions: frozenset[str] = frozenset()
+
+    @classmethod
+    def parse(cls, intents: str, actions: str) -> RasaHandoffNames:
+        def names(setting: str) -> frozenset[str]:
+            return frozenset(name.strip() for name in setting.split(",") if name.strip())
+
+        return cls(names(intents), names(actions))
+
+
+def requested_by_model(*, payload_reason: str | None, paused: bool, intent: str | None, actions: list[str],
+                       names: RasaHandoffNames) -> str | None:
+    """Whether the model's turn hands over, in any of the three ways an assistant may, and why.
+
+    The custom payload names its reason, so it wins. A customer whose intent is a hand-over
+    intent asked for a person, whatever the action did about it. Otherwise an action that
+    paused the conversation (Rasa's ConversationPaused) or a hand-over action by name
+    (which may be a plain utterance) hands over without a reason of its own."""
+    if payload_reason is not None:
+        return payload_reason
+    if intent is not None and intent in names.intents:
+        return "customer_request"
+    if paused or not names.actions.isdisjoint(actions):
+        return "assistant_handoff"
+    return None
 
 
 def priority(*, reason: str, is_public: bool, sentiment: float | None, negative_threshold: float,
@@ -72,7 +108,7 @@ def decide(*, requested_reason: str | None, is_public: bool, sentiment: float | 
            negative_threshold: float, intent: str | None, earlier_contacts: int = 0) -> Handoff | None:
     """Whether this customer message hands the conversation to a person, and why.
 
-    The model decides first (its handoff action); strongly negative sentiment hands over
+    The model decides first (`requested_by_model`); strongly negative sentiment hands over
     even when the model would answer, because an angry customer wants a person; and on a
     public post a complaint is never left to the bot.
     """

@@ -46,6 +46,7 @@ REASONS = {
     "other_language": "writes in another language",
     "late_delivery": "an order later than promised",
     "actions_unavailable": "custom actions unavailable",
+    "assistant_handoff": "handed over by the assistant (no reason given)",
 }
 
 

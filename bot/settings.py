@@ -99,6 +99,13 @@ class Settings:
     customer_languages: str = "en,es,fr,de,pt,it"
     # A brand's own fixed messages, by language, in bot/phrases.yml's shape (added to it).
     phrases_file: str = ""
+    # Hand-over in Rasa's own vocabulary, for an assistant moved in unchanged (comma-separated
+    # names): the model predicting one of these intents, or running one of these actions
+    # (even a plain utterance, or one unknown to this service), hands the conversation to a
+    # person, as do an action returning ConversationPaused and the custom payload
+    # {"handoff": {"reason": ...}} (bot/handoff.py, requested_by_model).
+    handoff_intents: str = "request_human,human_handoff"
+    handoff_actions: str = "action_handoff,action_human_handoff"
 
     # The agent console (bot/console/). Business hours are told to customers handed to a
     # person: "Mon-Fri 09:00-18:00; Sat 10:00-14:00" in BUSINESS_TIMEZONE (IANA name).

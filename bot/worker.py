@@ -58,6 +58,7 @@ class DialogueWorker:
         self.business_hours = parse_business_hours(settings.business_hours, settings.business_timezone)
         self.language = language
         self.phrases = phrases or shipped()
+        self.handoff_names = handoff.RasaHandoffNames.parse(settings.handoff_intents, settings.handoff_actions)
         self._wake = asyncio.Event()
 
     async def run(self) -> None:
@@ -224,6 +225,9 @@ class DialogueWorker:
             replies = [_outgoing(message, r.text, r.buttons, r.image, r.custom) for r in turn.replies]
             events = [("nlu", {"message_id": incoming_id, "intent": turn.intent, "confidence": turn.confidence,
                                "entities": turn.entities, "ranking": turn.intent_ranking})]
+            if turn.resumed:
+                # The model's tracker was still paused by the action that handed over.
+                events.append(("resumed", {"message_id": incoming_id}))
             if turn.actions:
                 events.append(("actions", {"message_id": incoming_id, "actions": turn.actions}))
         elif isinstance(decision, HandOver):
@@ -234,10 +238,13 @@ class DialogueWorker:
             replies = [_outgoing(message, decision.text)]
             events = [("polite_reply", {"message_id": incoming_id, "reason": decision.reason})]
 
+        requested = handoff.requested_by_model(
+            payload_reason=turn.handoff_reason, paused=turn.paused, intent=turn.intent, actions=turn.actions,
+            names=self.handoff_names) if turn else None
+
         def handing_over(earlier_contacts: int = 0) -> handoff.Handoff | None:
             return handoff.decide(
-                requested_reason=decision.reason if isinstance(decision, HandOver) else
-                turn.handoff_reason if turn else None,
+                requested_reason=decision.reason if isinstance(decision, HandOver) else requested,
                 is_public=message.is_public, sentiment=score,
                 negative_threshold=self.settings.negative_sentiment_threshold,
                 intent=turn.intent if turn else None, earlier_contacts=earlier_contacts)
@@ -257,8 +264,7 @@ class DialogueWorker:
                 await history.record_understanding(session, incoming_id, turn.intent, turn.confidence,
                                                    turn.entities)
             await history.add_events(session, conversation_id, events, now)
-            if handover is not None and not isinstance(decision, HandOver) and (
-                    turn is None or turn.handoff_reason is None):
+            if handover is not None and not isinstance(decision, HandOver) and requested is None:
                 # Handed over on sentiment, not by the model: its routine answer would
                 # sound deaf to an upset customer, so a person's promise replaces it.
                 replies = [_outgoing(message, EMPATHETIC_HANDOFF)]

@@ -140,6 +140,7 @@ window.Desk = (() => {
     public_complaint: "public complaint", late_delivery: "order later than promised",
     order_verification_failed: "order details not confirmed",
     other_language: "writes in another language", actions_unavailable: "custom actions unavailable",
+    assistant_handoff: "handed over by the assistant",
   };
   function reason(code) { return REASONS[code] || (code || "").replace(/_/g, " "); }
 

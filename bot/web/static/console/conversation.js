@@ -79,6 +79,7 @@
       case "resolved": return `${d.by} resolved the conversation${d.ask_satisfaction ? " and asked for a rating" : ""}`;
       case "handback": return `${d.by} returned the conversation to the bot`;
       case "reopened": return `${d.by} reopened the conversation`;
+      case "resumed": return "The bot answers again: its paused dialogue was resumed";
       case "actions": return `Bot actions: ${(d.actions || []).join(", ")}`;
       case "delivery_failed": return `Delivery failed after ${d.attempts} attempt(s): ${d.error}`;
       case "satisfaction": return `The customer rated the help ${d.score}/5`;
