@@ -184,7 +184,8 @@ class Settings:
     telegram_secret_token: str = ""
     telegram_api_url: str = "https://api.telegram.org"
     # socket.io for chat widgets built for Rasa (rasa-webchat): off unless enabled; the
-    # origins allowed to connect ("" = no check, as Rasa; "*" or a comma-separated list).
+    # origins of the pages allowed to connect ("*" or a comma-separated list; "" = no check and
+    # no CORS headers, as Rasa without --cors: a widget on another site cannot connect).
     socketio_enabled: bool = False
     socketio_cors_origins: str = ""
 

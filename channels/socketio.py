@@ -137,6 +137,12 @@ class SocketioChannel:
 
             app.router.add_route("*", f"/{SOCKETIO_PATH}/", refused)
             return
+        if not self.cors_allowed_origins:
+            # rasa-webchat starts on long-polling: without CORS headers the browser refuses the
+            # service's answers on any other site, and the widget stays hidden, with no error here.
+            logger.warning("%s: SOCKETIO_CORS_ORIGINS is empty: only pages served from this service's own "
+                           "address can connect; set it to the origins of the sites that carry the widget",
+                           NAME)
         # Handlers run one at a time per socket, so a customer's messages are stored in order.
         server = _Server(async_mode="aiohttp", cors_allowed_origins=self.cors_allowed_origins,
                          async_handlers=False)

@@ -114,6 +114,41 @@ async def test_an_unconfigured_socketio_path_is_refused_with_403_naming_the_sett
         assert response.status == 403 and "SOCKETIO_ENABLED" in (await response.json())["error"]
 
 
+async def test_with_origins_set_the_sites_widget_gets_cors_headers_and_other_sites_are_refused(db):
+    # rasa-webchat's first request is a long-polling GET from the brand's page: without
+    # Access-Control-Allow-Origin for that page the browser hides the answer from it.
+    settings = Settings.from_mapping({**ENABLED, "SOCKETIO_CORS_ORIGINS": "https://shop.example"})
+    app = web.Application()
+    SocketioChannel(settings, LocalBus()).attach(app, Inbox(db, LocalBus()), db)
+    handshake = {"EIO": "4", "transport": "polling"}
+    async with TestClient(TestServer(app)) as client:
+        allowed = await client.get("/socket.io/", params=handshake, headers={"Origin": "https://shop.example"})
+        assert allowed.status == 200 and (await allowed.text()).startswith("0{")
+        assert allowed.headers["Access-Control-Allow-Origin"] == "https://shop.example"
+        other = await client.get("/socket.io/", params=handshake, headers={"Origin": "https://evil.example"})
+        assert other.status == 400 and "Access-Control-Allow-Origin" not in other.headers
+        upgrade = await client.get("/socket.io/", params={**handshake, "transport": "websocket"},
+                                   headers={"Origin": "https://evil.example"})
+        assert upgrade.status == 400
+
+
+async def test_without_origins_a_page_of_another_site_gets_no_cors_headers_and_start_up_says_so(db, caplog):
+    app = web.Application()
+    with caplog.at_level("WARNING", logger="channels.socketio"):
+        SocketioChannel(Settings.from_mapping(ENABLED), LocalBus()).attach(app, Inbox(db, LocalBus()), db)
+    assert any("SOCKETIO_CORS_ORIGINS is empty" in r.getMessage() for r in caplog.records)
+    async with TestClient(TestServer(app)) as client:
+        response = await client.get("/socket.io/", params={"EIO": "4", "transport": "polling"},
+                                    headers={"Origin": "https://shop.example"})
+        # Served (no origin check, as Rasa), but a browser on that site may not read it.
+        assert response.status == 200 and "Access-Control-Allow-Origin" not in response.headers
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="channels.socketio"):
+        SocketioChannel(Settings.from_mapping({**ENABLED, "SOCKETIO_CORS_ORIGINS": "*"}), LocalBus()).attach(
+            web.Application(), Inbox(db, LocalBus()), db)
+    assert not any("SOCKETIO_CORS_ORIGINS" in r.getMessage() for r in caplog.records)
+
+
 # -- 2. the transport in-process: real server, real client, real database --------------------
 
 class Widget:
