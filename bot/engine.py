@@ -348,15 +348,15 @@ def InProcessActions(actions: list[Any]) -> Any:  # noqa: N802 - stands in for a
 
 
 ACTIONS_UNAVAILABLE = "actions_unavailable"
-ACTIONS_UNAVAILABLE_TEXT = ("Sorry, I can't do that for you right now. I'm passing you to a member of our team, "
-                            "who will help.")
 
 
 def ActionServer(section: Mapping[str, Any]) -> Any:  # noqa: N802 - stands in for an EndpointConfig
     """An external action server's endpoint (endpoints.yml `action_endpoint`), as `rasa run`
     uses it, except when the server cannot be reached or fails: Rasa then logs and goes on
     without the action's events, so a form asked nothing and the customer got silence or
-    an unrelated answer. Instead the customer is told, and handed to a person."""
+    an unrelated answer. Instead the conversation is paused (a form asks no further
+    question) and handed to a person; the worker tells the customer why, in their words
+    (bot/phrases.yml `actions_unavailable`)."""
     import aiohttp
     from rasa.utils.endpoints import ClientResponseError, EndpointConfig
 
@@ -377,7 +377,7 @@ def ActionServer(section: Mapping[str, Any]) -> Any:  # noqa: N802 - stands in f
             action = (kwargs.get("json") or {}).get("next_action")
             logger.error("action server %s %s running %s: the customer is handed to a person",
                          self.url, failure, action)
-            return {"events": [], "responses": [{"text": ACTIONS_UNAVAILABLE_TEXT},
-                                                {"custom": {"handoff": {"reason": ACTIONS_UNAVAILABLE}}}]}
+            return {"events": [{"event": "pause"}],
+                    "responses": [{"custom": {"handoff": {"reason": ACTIONS_UNAVAILABLE}}}]}
 
     return _ActionServer(**dict(section))

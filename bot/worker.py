@@ -16,7 +16,7 @@ from typing import Protocol
 
 from bot import handoff, metrics
 from bot.bus import CONSOLE_TOPIC, INBOX_TOPIC, OUTBOX_TOPIC, Bus, customer_topic, processed_topic
-from bot.engine import Turn
+from bot.engine import ACTIONS_UNAVAILABLE, Turn
 from bot.engine_process import EngineUnavailable
 from bot.messages import IncomingMessage, OutgoingMessage, utcnow
 from bot import public
@@ -241,6 +241,10 @@ class DialogueWorker:
         requested = handoff.requested_by_model(
             payload_reason=turn.handoff_reason, paused=turn.paused, intent=turn.intent, actions=turn.actions,
             names=self.handoff_names) if turn else None
+        if requested == ACTIONS_UNAVAILABLE:
+            # What the model said around the failed action (a form's next question, which
+            # its form asks itself) would promise what nobody can do now.
+            replies = [_outgoing(message, self.phrases.say("actions_unavailable", language))]
 
         def handing_over(earlier_contacts: int = 0) -> handoff.Handoff | None:
             return handoff.decide(

@@ -17,7 +17,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from bot.engine import ACTIONS_UNAVAILABLE_TEXT
+from bot.phrases import shipped
 from bot.training import Project
 from tests.support.client import cli_json, new_sender
 from tests.support.model import cached_model
@@ -109,8 +109,10 @@ async def test_an_action_server_out_of_reach_hands_the_customer_to_a_person(star
     service = start_service(MODEL_PATH=str(bistro_model), ACTION_ENDPOINT_URL=nobody)
     sender = new_sender("diner")
     first = await say(service.url, sender, "I'd like to book a table")
-    # Told first; the wait or the team's hours follow, as for every hand-over.
-    assert first[0] == ACTIONS_UNAVAILABLE_TEXT and first[-1] != ACTIONS_UNAVAILABLE_TEXT
+    # Told, and no question of the form slips in; the wait or the team's hours follow, as
+    # for every hand-over.
+    assert first[0] == shipped().say("actions_unavailable", "en")
+    assert len(first) == 2 and "how many" not in first[1].lower()
     queue = {row["customer"]: row for row in cli_json(service.env["DATABASE_URL"], "queue")}
     assert queue[sender]["reason"] == "actions_unavailable"
     # A person has it now: the bot says nothing more.
