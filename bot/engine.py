@@ -31,6 +31,8 @@ T = TypeVar("T")
 
 _VARIABLE = re.compile(r"\$\{([A-Z0-9_]+)\}")
 FALLBACK_INTENT = "nlu_fallback"
+# How long a stopping engine waits for the events still being published to RabbitMQ.
+BROKER_FLUSH_SECONDS = 10.0
 
 
 class EngineError(RuntimeError):
@@ -129,6 +131,9 @@ class DialogueEngine:
         self._actions = actions
         self._thread: _LoopThread | None = None
         self._agent: Any = None
+        # Rasa's event broker (RabbitMQ), one for the engine's life: every agent a swap loads
+        # publishes through it, so a swap opens no new connection and leaves none behind.
+        self._broker: Any = None
 
     @property
     def model_name(self) -> str:
@@ -140,13 +145,40 @@ class DialogueEngine:
         # Rasa's structured logs would print every prediction; warnings are enough here.
         configure_structlog(logging.WARNING)
         self._thread = _LoopThread("dialogue-engine")
-        self._agent = await self._thread.call(self._load(self.model_path))
+        try:
+            self._broker = await self._thread.call(self._open_broker())
+            self._agent = await self._thread.call(self._load(self.model_path))
+        except BaseException:
+            await self.stop()
+            raise
         logger.info("dialogue model %s loaded", self.model_name)
 
     async def stop(self) -> None:
         if self._thread is not None:
+            if self._broker is not None:
+                await self._thread.call(self._close_broker(self._broker))
+                self._broker = None
             self._thread.stop()
             self._thread = None
+
+    async def _open_broker(self) -> Any:
+        """Made on the engine's loop: Rasa's broker publishes with tasks on the loop it was made on."""
+        section = self._endpoints.get("event_broker")
+        if not section:
+            return None
+        from rasa.core.brokers.broker import EventBroker
+        from rasa.utils.endpoints import EndpointConfig
+
+        return await EventBroker.create(EndpointConfig.from_dict(dict(section)))
+
+    @staticmethod
+    async def _close_broker(broker: Any) -> None:
+        # Rasa publishes each event in a task of its own and closes without waiting for
+        # them: the events of the last messages answered would be lost at every stop.
+        publishing = list(getattr(broker, "_background_tasks", ()))
+        if publishing:
+            await asyncio.wait(publishing, timeout=BROKER_FLUSH_SECONDS)
+        await broker.close()
 
     async def swap(self, model_path: Path) -> None:
         """Answer with another model from now on, without a restart.
@@ -175,11 +207,7 @@ class DialogueEngine:
             section = self._endpoints.get(name)
             return EndpointConfig.from_dict(dict(section)) if section else None
 
-        broker = None
-        if self._endpoints.get("event_broker"):
-            from rasa.core.brokers.broker import EventBroker
-
-            broker = await EventBroker.create(endpoint("event_broker"))
+        broker = self._broker
         tracker_config = endpoint("tracker_store")
 
         def load() -> Any:

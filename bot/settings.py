@@ -85,6 +85,8 @@ class Settings:
     actions_package: str = "actions"
     redis_url: str = ""
     rabbitmq_url: str = ""
+    # The queue Rasa's event broker declares (durable) and fills with every tracker event.
+    rabbitmq_queue: str = "assistant_events"
 
     # Messages under this NLU confidence are collected for the trainers' review.
     review_confidence_threshold: float = 0.6
@@ -337,6 +339,7 @@ def endpoint_variables(settings: Settings, environ: Mapping[str, str] | None = N
         "REDIS_HOST": "", "REDIS_PORT": "", "REDIS_DB": "", "REDIS_PASSWORD": "",
         "EVENT_BROKER_TYPE": "",
         "RABBITMQ_HOST": "", "RABBITMQ_PORT": "", "RABBITMQ_USERNAME": "", "RABBITMQ_PASSWORD": "",
+        "RABBITMQ_QUEUE": settings.rabbitmq_queue,
     }
     if settings.redis_url:
         redis = make_url(settings.redis_url.replace("redis://", "redis+x://", 1))

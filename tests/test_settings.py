@@ -48,6 +48,13 @@ def test_endpoints_for_scale_out_use_postgres_redis_and_rabbitmq():
                                        "key_prefix": "assistant"}
     assert endpoints["event_broker"]["type"] == "pika"
     assert endpoints["event_broker"]["username"] == "u"
+    assert endpoints["event_broker"]["queues"] == ["assistant_events"]
+
+
+def test_the_event_queue_is_named_by_its_setting():
+    settings = Settings.from_mapping({"RABBITMQ_URL": "amqp://u:p@127.0.0.1:5672/", "RABBITMQ_QUEUE": "crm_events"})
+    endpoints = read_endpoints(PROJECT_DIR / "endpoints.yml", endpoint_variables(settings))
+    assert endpoints["event_broker"]["queues"] == ["crm_events"]
 
 
 @pytest.mark.parametrize("password", [
