@@ -6,11 +6,6 @@ custom action that reads the slots and the message's metadata."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,6 +14,7 @@ import pytest
 
 from bot.phrases import shipped
 from bot.training import Project
+from tests.support.action_server import action_server as running_action_server
 from tests.support.client import cli_json, new_sender
 from tests.support.model import cached_model
 from tests.support.process import free_port
@@ -36,31 +32,8 @@ def bistro_model() -> Path:
 
 @pytest.fixture(scope="module")
 def action_server() -> Iterator[str]:
-    """rasa-sdk's own server, started as a brand starts it, in the project's folder."""
-    port = free_port()
-    log = open(f"/tmp/action-server-{port}.log", "ab")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "rasa_sdk", "--actions", PACKAGE, "--port", str(port)], cwd=BISTRO,
-        env={**os.environ, "PYTHONPATH": str(BISTRO)}, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 60
-        while not _healthy(f"http://127.0.0.1:{port}/health"):
-            assert process.poll() is None, f"the action server exited with {process.returncode}"
-            assert time.monotonic() < deadline, "the action server did not start in 60 s"
-            time.sleep(0.2)
-        yield f"http://127.0.0.1:{port}/webhook"
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
-        log.close()
-
-
-def _healthy(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:
-            return response.status == 200
-    except OSError:
-        return False
+    with running_action_server(PACKAGE, BISTRO, python_path=BISTRO) as url:
+        yield url
 
 
 async def say(service_url: str, sender: str, text: str, metadata: dict | None = None) -> list[str]:

@@ -10,10 +10,6 @@ the agent gives the conversation back with `bot handback`, a process with no mod
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -27,8 +23,9 @@ from bot.training import Project
 from tests.conftest import BACKENDS, service_env
 from tests.e2e.rasa_handover.actions import ActionEscalate, ActionHandoff, ActionOrderProblem
 from tests.support.client import cli, cli_json, new_sender, say
+from tests.support.action_server import action_server as running_action_server
 from tests.support.model import cached_model
-from tests.support.process import ServiceProcess, free_port
+from tests.support.process import ServiceProcess
 from tests.support.services import fresh_postgres_database
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
@@ -44,31 +41,8 @@ def assistant_model() -> Path:
 
 @pytest.fixture(scope="module")
 def action_server() -> Iterator[str]:
-    port = free_port()
-    log = open(f"/tmp/assistant-test-actions-{port}.log", "ab")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "rasa_sdk", "--actions", "tests.e2e.rasa_handover.actions", "--port", str(port)],
-        cwd=PROJECT_DIR, env={**os.environ, "SANIC_HOST": "127.0.0.1"}, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 60
-        while not _answers(f"http://127.0.0.1:{port}/health"):
-            assert process.poll() is None and time.monotonic() < deadline, "the action server did not start"
-            time.sleep(0.2)
-        yield f"http://127.0.0.1:{port}/webhook"
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-        log.close()
-
-
-def _answers(url: str) -> bool:
-    import urllib.request
-
-    try:
-        with urllib.request.urlopen(url, timeout=1) as response:
-            return response.status == 200
-    except OSError:
-        return False
+    with running_action_server("tests.e2e.rasa_handover.actions", PROJECT_DIR) as url:
+        yield url
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
