@@ -60,14 +60,16 @@ def percentiles(latencies: list[float]) -> dict:
 class BareRasa:
     """`rasa run --enable-api` with the REST channel and an in-memory tracker."""
 
-    def __init__(self, model: Path) -> None:
+    def __init__(self, model: Path, action_endpoint: str | None = None) -> None:
         self.port = free_port()
         self.model = model
+        self.action_endpoint = action_endpoint
         self.process: subprocess.Popen | None = None
 
     def __enter__(self) -> BareRasa:
         endpoints = Path(tempfile.mkdtemp()) / "endpoints.yml"
-        endpoints.write_text("{}\n")
+        endpoints.write_text(f"action_endpoint:\n  url: {json.dumps(self.action_endpoint)}\n"
+                             if self.action_endpoint else "{}\n")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "rasa", "run", "--enable-api", "--connector", "rest", "-m", str(self.model),
              "--endpoints", str(endpoints), "-p", str(self.port), "-i", "127.0.0.1"],
@@ -89,8 +91,12 @@ class BareRasa:
         self.process.wait(30)
 
     @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/webhooks/rest/webhook"
+        return f"{self.base_url}/webhooks/rest/webhook"
 
 
 class XApi:

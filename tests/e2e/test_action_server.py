@@ -12,6 +12,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from bench.run import BareRasa
 from bot.phrases import shipped
 from bot.training import Project
 from tests.support.action_server import action_server as running_action_server
@@ -67,6 +68,12 @@ async def test_a_form_and_a_custom_action_run_on_an_external_action_server(start
                                                                             action_server):
     service = start_service(MODEL_PATH=str(bistro_model), ACTION_ENDPOINT_URL=action_server)
     assert await booking(service.url) == EXPECTED
+
+
+async def test_bare_rasa_run_on_the_same_model_and_server_answers_the_same(bistro_model, action_server):
+    """What the two tests beside it expect is what `rasa run` answers."""
+    with BareRasa(bistro_model, action_endpoint=action_server) as rasa_run:
+        assert await booking(rasa_run.base_url) == EXPECTED
 
 
 async def test_the_same_package_run_inside_the_service_gives_the_same_answers(start_service, bistro_model):
